@@ -1,0 +1,140 @@
+//! Channels: where accepted events wait, with Flume's transactional semantics.
+//!
+//! A source [`Channel::put`]s a batch; the events are *accepted* only when that
+//! returns `Ok`. A sink [`Channel::take`]s a batch, ships it, and [`Channel::commit`]s
+//! only after the upstream acknowledged it; [`Channel::rollback`] (or dropping the
+//! [`Taken`] batch, or a crash) makes the events available again in their original
+//! order. Nothing is deleted before an acknowledgement, except by the explicit,
+//! counted `drop_oldest` and `max_age` policies.
+
+pub mod codec;
+mod memory;
+mod policy;
+mod signal;
+pub mod sqlite;
+
+pub use memory::MemoryChannel;
+pub use policy::{Capacity, OnFull};
+pub use sqlite::{SqliteChannel, Store};
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::metrics::ChannelMetrics;
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A put that was refused: the error and every event of the batch, handed back.
+pub struct PutError {
+    /// Why the put was refused.
+    pub error: Error,
+    /// The events, none of which was accepted.
+    pub events: Vec<Event>,
+}
+
+impl fmt::Debug for PutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PutError({}, {} events)", self.error, self.events.len())
+    }
+}
+
+impl PutError {
+    /// A refusal of `events` for `error`.
+    pub fn new(error: Error, events: Vec<Event>) -> PutError {
+        PutError { error, events }
+    }
+
+    /// Whether the channel refused because it is full (back pressure), not because it broke.
+    pub fn is_full(&self) -> bool {
+        matches!(self.error.kind(), ErrorKind::Full | ErrorKind::DiskFull)
+    }
+}
+
+/// Events quarantined in the same transaction as a commit, with their reason.
+#[derive(Debug, Clone)]
+pub struct Quarantined {
+    /// The sink that gave up on them.
+    pub sink: String,
+    /// The events the upstream refused for good.
+    pub events: Vec<Event>,
+    /// Why, in the upstream's words where it gave any.
+    pub reason: String,
+}
+
+/// A batch taken from a channel: it must be committed or rolled back.
+///
+/// Dropping it without either rolls it back.
+pub struct Taken {
+    /// The events, oldest first within a priority, higher priorities first.
+    pub events: Vec<Event>,
+    pub(crate) lease: Option<Box<dyn Lease>>,
+}
+
+impl fmt::Debug for Taken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Taken({} events)", self.events.len())
+    }
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take() {
+            lease.release();
+        }
+    }
+}
+
+/// What a channel needs to commit or roll back one taken batch.
+pub(crate) trait Lease: Send {
+    /// Makes the batch available again (rollback).
+    fn release(self: Box<Self>);
+    /// Downcast hook for the channel that issued the lease.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+}
+
+/// A durable (or, for `memory`, volatile) queue of events.
+///
+/// Methods block the calling thread on storage; call them from blocking threads.
+pub trait Channel: Send + Sync + 'static {
+    /// The configured name.
+    fn name(&self) -> &str;
+
+    /// Puts `events` in one transaction: all are accepted or none.
+    ///
+    /// # Errors
+    /// The batch comes back in [`PutError`] when the channel is full (after
+    /// waiting up to `block_timeout` under `on_full = "block"`) or storage fails.
+    fn put(&self, events: Vec<Event>) -> Result<(), PutError>;
+
+    /// Takes up to `max_events` events (and about `max_bytes`, at least one event).
+    /// `Ok(None)` when nothing is available.
+    ///
+    /// # Errors
+    /// Storage failures.
+    fn take(&self, max_events: usize, max_bytes: usize) -> Result<Option<Taken>>;
+
+    /// Deletes the taken events for good, moving `quarantine` into the quarantine in
+    /// the same transaction.
+    ///
+    /// # Errors
+    /// On failure the batch is rolled back: it will be delivered again.
+    fn commit(&self, taken: Taken, quarantine: Vec<Quarantined>) -> Result<()>;
+
+    /// Makes a taken batch available again, in its original order.
+    fn rollback(&self, taken: Taken) {
+        drop(taken);
+    }
+
+    /// Waits up to `timeout` for events to become available; returns whether any are.
+    fn wait_for_events(&self, timeout: Duration) -> bool;
+
+    /// This channel's counters.
+    fn metrics(&self) -> &Arc<ChannelMetrics>;
+}
+
+impl From<PutError> for Error {
+    /// Keeps the error and drops the events: only for callers that gave up on them.
+    fn from(e: PutError) -> Error {
+        e.error
+    }
+}

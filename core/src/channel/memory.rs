@@ -1,0 +1,194 @@
+//! The `memory` channel: the same transactions, no durability.
+//!
+//! Lossy by design (a crash or restart loses everything in it): for tests and
+//! throwaway data. Capacity and `on_full` work as in the SQLite channel.
+
+use super::policy::{Capacity, OnFull, Usage};
+use super::signal::Signal;
+use super::{Channel, Lease, PutError, Quarantined, Taken};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{Event, Priority};
+use crate::metrics::ChannelMetrics;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// An in-memory channel.
+#[derive(Clone)]
+pub struct MemoryChannel {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    capacity: Capacity,
+    queues: Mutex<Queues>,
+    metrics: Arc<ChannelMetrics>,
+    data: Signal,
+    space: Signal,
+}
+
+#[derive(Default)]
+struct Queues {
+    by_priority: [VecDeque<(u64, Event)>; 3],
+    next_seq: u64,
+    usage: Usage,
+}
+
+struct MemoryLease {
+    inner: Arc<Inner>,
+    events: Vec<(u64, Event)>,
+}
+
+impl Lease for MemoryLease {
+    fn release(self: Box<Self>) {
+        let mut q = self.inner.lock();
+        for (seq, event) in self.events {
+            let queue = &mut q.by_priority[event.priority as usize];
+            let at = queue.partition_point(|(s, _)| *s < seq);
+            queue.insert(at, (seq, event));
+        }
+        drop(q);
+        self.inner.data.notify();
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, Queues> {
+        self.queues.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn publish(&self, q: &Queues) {
+        self.metrics.size.set(q.usage.total_events());
+        self.metrics.bytes.set(q.usage.total_bytes());
+    }
+}
+
+impl MemoryChannel {
+    /// A new empty channel.
+    pub fn new(name: &str, capacity: Capacity) -> MemoryChannel {
+        let metrics = Arc::new(ChannelMetrics::default());
+        metrics.capacity.set(capacity.max_events);
+        metrics.capacity_bytes.set(capacity.max_bytes);
+        let inner = Inner { name: name.to_string(), capacity, queues: Mutex::default(), metrics, data: Signal::default(), space: Signal::default() };
+        MemoryChannel { inner: Arc::new(inner) }
+    }
+
+    fn try_put(&self, events: Vec<Event>) -> Result<(), PutError> {
+        let inner = &self.inner;
+        let mut q = inner.lock();
+        let n = events.len() as u64;
+        let bytes: u64 = events.iter().map(|e| e.size() as u64).sum();
+        if !q.usage.fits(&inner.capacity, n, bytes) && !(inner.capacity.on_full == OnFull::DropOldest && evict(inner, &mut q, &events, n, bytes)) {
+            return Err(PutError::new(Error::new(ErrorKind::Full, format!("channel {} is full", inner.name)), events));
+        }
+        for event in events {
+            let seq = q.next_seq;
+            q.next_seq += 1;
+            q.usage.add(event.priority, 1, event.size() as u64);
+            q.by_priority[event.priority as usize].push_back((seq, event));
+        }
+        inner.metrics.put_success.add(n);
+        inner.publish(&q);
+        drop(q);
+        inner.data.notify();
+        Ok(())
+    }
+}
+
+/// Evicts the oldest events of priority ≤ the batch's highest (never `high`) until it fits.
+fn evict(inner: &Inner, q: &mut Queues, events: &[Event], n: u64, bytes: u64) -> bool {
+    let cap = &inner.capacity;
+    let ceiling = events.iter().map(|e| e.priority).max().unwrap_or_default();
+    for priority in [Priority::Low, Priority::Normal].into_iter().filter(|p| *p <= ceiling) {
+        while !q.usage.fits(cap, n, bytes) {
+            let Some((_, old)) = q.by_priority[priority as usize].pop_front() else { break };
+            q.usage.sub(priority, 1, old.size() as u64);
+            inner.metrics.evicted.add(1);
+        }
+    }
+    q.usage.fits(cap, n, bytes)
+}
+
+impl Channel for MemoryChannel {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn put(&self, mut events: Vec<Event>) -> Result<(), PutError> {
+        let deadline = Instant::now() + self.inner.capacity.block_timeout;
+        loop {
+            let seen = self.inner.space.generation();
+            match self.try_put(events) {
+                Err(refused) if self.inner.capacity.on_full == OnFull::Block && Instant::now() < deadline => {
+                    events = refused.events;
+                    self.inner.space.wait_past(seen, deadline.saturating_duration_since(Instant::now()));
+                }
+                Err(refused) => {
+                    self.inner.metrics.refused_full.add(refused.events.len() as u64);
+                    return Err(refused);
+                }
+                Ok(()) => return Ok(()),
+            }
+        }
+    }
+
+    fn take(&self, max_events: usize, max_bytes: usize) -> Result<Option<Taken>> {
+        let mut q = self.inner.lock();
+        let mut taken = Vec::new();
+        let mut bytes = 0;
+        for priority in Priority::ALL.into_iter().rev() {
+            while taken.len() < max_events.max(1) {
+                let queue = &mut q.by_priority[priority as usize];
+                let Some((_, front)) = queue.front() else { break };
+                if !taken.is_empty() && bytes + front.size() > max_bytes {
+                    break;
+                }
+                let Some(item) = queue.pop_front() else { break };
+                bytes += item.1.size();
+                taken.push(item);
+            }
+        }
+        if taken.is_empty() {
+            return Ok(None);
+        }
+        let events = taken.iter().map(|(_, e)| e.clone()).collect();
+        let lease = MemoryLease { inner: self.inner.clone(), events: taken };
+        Ok(Some(Taken { events, lease: Some(Box::new(lease)) }))
+    }
+
+    fn commit(&self, mut taken: Taken, quarantine: Vec<Quarantined>) -> Result<()> {
+        let lease = taken.lease.take().ok_or_else(|| Error::storage("batch was already committed"))?;
+        let lease = lease.into_any().downcast::<MemoryLease>().map_err(|_| Error::storage("batch is from another channel"))?;
+        let mut q = self.inner.lock();
+        for (_, e) in &lease.events {
+            q.usage.sub(e.priority, 1, e.size() as u64);
+        }
+        let quarantined: usize = quarantine.iter().map(|q| q.events.len()).sum();
+        if quarantined > 0 {
+            log::warn!("channel {}: {quarantined} events quarantined (memory channel: not kept)", self.inner.name);
+        }
+        self.inner.metrics.take_success.add((lease.events.len() - quarantined.min(lease.events.len())) as u64);
+        self.inner.publish(&q);
+        drop(q);
+        self.inner.space.notify();
+        Ok(())
+    }
+
+    fn wait_for_events(&self, timeout: Duration) -> bool {
+        let seen = self.inner.data.generation();
+        let available = |c: &Self| c.inner.lock().by_priority.iter().any(|q| !q.is_empty());
+        if available(self) {
+            return true;
+        }
+        self.inner.data.wait_past(seen, timeout);
+        available(self)
+    }
+
+    fn metrics(&self) -> &Arc<ChannelMetrics> {
+        &self.inner.metrics
+    }
+}

@@ -1,0 +1,229 @@
+//! The durable channel: one SQLite file per agent, rows holding whole put batches.
+//!
+//! A [`Store`] owns the connection and an in-memory index of its rows; each
+//! configured channel is a [`SqliteChannel`] view on it. Puts that arrive while
+//! another put is being written are combined into the next transaction (group
+//! commit), so many small puts cost one fsync-free WAL append, not one each.
+
+mod admin;
+mod index;
+pub mod schema;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+pub use admin::{inspect, quarantine_drop, quarantine_list, quarantine_replay, Inspection, QuarantineEntry};
+
+use super::policy::Capacity;
+use super::signal::Signal;
+use super::{Channel, Lease, PutError, Quarantined, Taken};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::metrics::ChannelMetrics;
+use index::{ChannelIndex, LeasedRow};
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The SQLite store of one agent (`<data_dir>/sluice.db`).
+pub struct Store {
+    state: Mutex<State>,
+    pending: Mutex<Vec<PendingPut>>,
+    dir: PathBuf,
+    set_aside: Option<PathBuf>,
+}
+
+struct State {
+    conn: Connection,
+    channels: Vec<ChannelIndex>,
+}
+
+type Slot = Arc<Mutex<Option<Result<(), PutError>>>>;
+
+struct PendingPut {
+    channel: usize,
+    events: Vec<Event>,
+    slot: Slot,
+}
+
+impl Store {
+    /// Opens or creates the store in `dir` (0700), recovering after a crash.
+    ///
+    /// `power_safe` turns on `synchronous = FULL` (`durability = "power"`).
+    ///
+    /// # Errors
+    /// The directory or file cannot be created or opened. A corrupt file is not an
+    /// error: it is set aside (see [`Store::set_aside`]) and a fresh store opened.
+    pub fn open(dir: &Path, power_safe: bool) -> Result<Arc<Store>> {
+        let (conn, set_aside) = schema::open(dir, power_safe)?;
+        let state = State { conn, channels: Vec::new() };
+        Ok(Arc::new(Store { state: Mutex::new(state), pending: Mutex::new(Vec::new()), dir: dir.to_path_buf(), set_aside }))
+    }
+
+    /// Where a corrupt store found at open was moved to, if one was.
+    pub fn set_aside(&self) -> Option<&Path> {
+        self.set_aside.as_deref()
+    }
+
+    /// The data directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A channel named `name` in this store, with the events a previous run left.
+    ///
+    /// # Errors
+    /// Reading the existing rows fails, or the name is already open.
+    pub fn channel(self: &Arc<Self>, name: &str, capacity: Capacity) -> Result<SqliteChannel> {
+        let mut state = self.lock();
+        if state.channels.iter().any(|c| c.name == name) {
+            return Err(Error::config(format!("channel {name:?} is opened twice")));
+        }
+        let index = ChannelIndex::load(&state.conn, name, capacity)?;
+        let metrics = index.metrics.clone();
+        let (data, space) = (index.data.clone(), index.space.clone());
+        state.channels.push(index);
+        let slot = state.channels.len() - 1;
+        Ok(SqliteChannel { store: self.clone(), slot, name: name.to_string(), capacity, metrics, data, space })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Puts through the group-commit queue: whoever holds the lock writes everyone's puts.
+    fn put(&self, channel: usize, events: Vec<Event>) -> Result<(), PutError> {
+        let slot: Slot = Arc::new(Mutex::new(None));
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(PendingPut { channel, events, slot: slot.clone() });
+        let mut state = self.lock();
+        if slot.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+            let group = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            write::put_group(&mut state, group);
+        }
+        drop(state);
+        let result = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        result.unwrap_or_else(|| Err(PutError::new(Error::storage("put lost its result"), Vec::new())))
+    }
+
+    fn release(&self, channel: usize, rows: &[LeasedRow]) {
+        let mut state = self.lock();
+        if let Some(index) = state.channels.get_mut(channel) {
+            index.unlease(rows);
+            index.data.notify();
+        }
+    }
+}
+
+/// One channel of a [`Store`]; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteChannel {
+    store: Arc<Store>,
+    slot: usize,
+    name: String,
+    capacity: Capacity,
+    metrics: Arc<ChannelMetrics>,
+    data: Arc<Signal>,
+    space: Arc<Signal>,
+}
+
+struct SqliteLease {
+    store: Arc<Store>,
+    channel: usize,
+    rows: Vec<LeasedRow>,
+}
+
+impl Lease for SqliteLease {
+    fn release(self: Box<Self>) {
+        self.store.release(self.channel, &self.rows);
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
+        self
+    }
+}
+
+impl SqliteChannel {
+    /// The store this channel lives in.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+}
+
+impl Channel for SqliteChannel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn put(&self, mut events: Vec<Event>) -> Result<(), PutError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let deadline = Instant::now() + self.capacity.block_timeout;
+        loop {
+            let seen = self.space.generation();
+            match self.store.put(self.slot, events) {
+                Ok(()) => return Ok(()),
+                Err(refused) if refused.is_full() && self.capacity.on_full == super::OnFull::Block => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        self.metrics.refused_full.add(refused.events.len() as u64);
+                        return Err(refused);
+                    }
+                    events = refused.events;
+                    self.space.wait_past(seen, (deadline - now).min(Duration::from_millis(250)));
+                }
+                Err(refused) => {
+                    if refused.is_full() {
+                        self.metrics.refused_full.add(refused.events.len() as u64);
+                    }
+                    return Err(refused);
+                }
+            }
+        }
+    }
+
+    fn take(&self, max_events: usize, max_bytes: usize) -> Result<Option<Taken>> {
+        let mut state = self.store.lock();
+        let State { conn, channels } = &mut *state;
+        let index = channels.get_mut(self.slot).ok_or_else(|| Error::new(ErrorKind::Closed, "channel is gone"))?;
+        index.expire(conn)?;
+        let (events, rows) = index.take(conn, max_events.max(1), max_bytes.max(1))?;
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let lease = SqliteLease { store: self.store.clone(), channel: self.slot, rows };
+        Ok(Some(Taken { events, lease: Some(Box::new(lease)) }))
+    }
+
+    fn commit(&self, mut taken: Taken, quarantine: Vec<Quarantined>) -> Result<()> {
+        let lease = taken.lease.take().ok_or_else(|| Error::storage("batch was already committed"))?;
+        let lease = lease.into_any().downcast::<SqliteLease>().map_err(|_| Error::storage("batch is from another channel"))?;
+        if lease.channel != self.slot || !Arc::ptr_eq(&lease.store, &self.store) {
+            lease.release();
+            return Err(Error::storage("batch is from another channel"));
+        }
+        let mut state = self.store.lock();
+        let State { conn, channels } = &mut *state;
+        let index = channels.get_mut(self.slot).ok_or_else(|| Error::new(ErrorKind::Closed, "channel is gone"))?;
+        let result = write::commit(conn, index, &lease.rows, &quarantine);
+        if result.is_err() {
+            index.unlease(&lease.rows);
+            index.data.notify();
+        }
+        result
+    }
+
+    fn wait_for_events(&self, timeout: Duration) -> bool {
+        let seen = self.data.generation();
+        if self.store.lock().channels.get(self.slot).is_some_and(|c| c.has_available()) {
+            return true;
+        }
+        self.data.wait_past(seen, timeout);
+        self.store.lock().channels.get(self.slot).is_some_and(|c| c.has_available())
+    }
+
+    fn metrics(&self) -> &Arc<ChannelMetrics> {
+        &self.metrics
+    }
+}

@@ -1,0 +1,250 @@
+//! The SQLite channel against a model, plus its capacity policies and recovery.
+
+use super::*;
+use crate::channel::{Channel, OnFull, Quarantined};
+use crate::event::{Event, EventId, Priority};
+use proptest::prelude::*;
+use std::collections::VecDeque;
+
+fn open(dir: &Path, capacity: Capacity) -> Result<SqliteChannel> {
+    Store::open(dir, false)?.channel("main", capacity)
+}
+
+fn events(n: usize, priority: Priority) -> Vec<Event> {
+    (0..n).map(|i| Event::new(format!("line {i} GET /index.html 200")).with_priority(priority)).collect()
+}
+
+fn ids(events: &[Event]) -> Vec<EventId> {
+    events.iter().map(|e| e.id).collect()
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Put(usize, Priority),
+    Take(usize),
+    Commit,
+    Rollback,
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let priority = prop_oneof![Just(Priority::Low), Just(Priority::Normal), Just(Priority::High)];
+    prop_oneof![
+        4 => (1usize..20, priority).prop_map(|(n, p)| Op::Put(n, p)),
+        3 => (1usize..30).prop_map(Op::Take),
+        2 => Just(Op::Commit),
+        1 => Just(Op::Rollback),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+/// The model: one FIFO per priority; a take leases the first events in
+/// priority order; commit removes them, rollback and reopen give them back.
+#[derive(Default)]
+struct Model {
+    queues: [VecDeque<EventId>; 3],
+}
+
+impl Model {
+    fn order(&self) -> Vec<EventId> {
+        Priority::ALL.iter().rev().flat_map(|p| self.queues[*p as usize].iter().copied()).collect()
+    }
+    fn remove(&mut self, taken: &[EventId]) {
+        for q in &mut self.queues {
+            q.retain(|id| !taken.contains(id));
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn behaves_like_the_model(ops in proptest::collection::vec(op(), 1..60)) {
+        let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let cap = Capacity::default();
+        let mut channel = open(dir.path(), cap).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let mut model = Model::default();
+        let mut outstanding: Option<Taken> = None;
+        for op in ops {
+            match op {
+                Op::Put(n, p) => {
+                    let batch = events(n, p);
+                    model.queues[p as usize].extend(ids(&batch));
+                    channel.put(batch).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+                }
+                Op::Take(k) => {
+                    if outstanding.is_some() { continue; }
+                    let taken = channel.take(k, usize::MAX).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let got = taken.as_ref().map(|t| ids(&t.events)).unwrap_or_default();
+                    let want: Vec<EventId> = model.order().into_iter().take(k).collect();
+                    // A take may stop at a row boundary of a lower priority, never reorder.
+                    prop_assert!(want.starts_with(&got) && !got.is_empty() || want.is_empty() && got.is_empty(), "got {got:?} want {want:?}");
+                    outstanding = taken;
+                }
+                Op::Commit => if let Some(t) = outstanding.take() {
+                    let taken_ids = ids(&t.events);
+                    channel.commit(t, Vec::new()).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    model.remove(&taken_ids);
+                },
+                Op::Rollback => if let Some(t) = outstanding.take() { channel.rollback(t) },
+                Op::Reopen => {
+                    if let Some(t) = outstanding.take() { std::mem::forget(t) }
+                    drop(channel);
+                    channel = open(dir.path(), cap).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                }
+            }
+            let expected = model.order().len() as u64;
+            let leased = outstanding.as_ref().map_or(0, |t| t.events.len() as u64);
+            prop_assert_eq!(channel.metrics().size.get(), expected, "size gauge (leased {})", leased);
+        }
+        drop(outstanding);
+        let everything = channel.take(usize::MAX, usize::MAX).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        prop_assert_eq!(everything.map(|t| ids(&t.events)).unwrap_or_default(), model.order());
+    }
+}
+
+#[test]
+fn rollback_restores_order_with_two_takers() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let channel = open(dir.path(), Capacity::default())?;
+    let (a, b) = (events(3, Priority::Normal), events(3, Priority::Normal));
+    let all: Vec<EventId> = ids(&a).into_iter().chain(ids(&b)).collect();
+    channel.put(a)?;
+    channel.put(b)?;
+    let first = channel.take(3, usize::MAX)?.ok_or_else(|| Error::storage("empty"))?;
+    let second = channel.take(3, usize::MAX)?.ok_or_else(|| Error::storage("empty"))?;
+    channel.rollback(first);
+    channel.rollback(second);
+    let again = channel.take(10, usize::MAX)?.map(|t| ids(&t.events));
+    assert_eq!(again, Some(all));
+    Ok(())
+}
+
+#[test]
+fn on_full_policies() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path(), false)?;
+    let small = |on_full| Capacity { max_events: 10, on_full, block_timeout: Duration::from_millis(50), ..Capacity::default() };
+    let reject = store.channel("reject", small(OnFull::Reject))?;
+    reject.put(events(10, Priority::Normal))?;
+    let refused = reject.put(events(2, Priority::Normal)).err().ok_or_else(|| Error::storage("accepted"))?;
+    assert!(refused.is_full());
+    assert_eq!(refused.events.len(), 2, "the batch comes back");
+    assert_eq!(reject.metrics().refused_full.get(), 2);
+
+    let block = store.channel("block", small(OnFull::Block))?;
+    block.put(events(10, Priority::Normal))?;
+    let started = Instant::now();
+    assert!(block.put(events(1, Priority::Normal)).is_err());
+    assert!(started.elapsed() >= Duration::from_millis(50), "waited for space");
+
+    let drop_oldest = store.channel("drop", small(OnFull::DropOldest))?;
+    let (low, normal, high) = (events(4, Priority::Low), events(3, Priority::Normal), events(3, Priority::High));
+    let normal_ids = ids(&normal);
+    let high_ids = ids(&high);
+    drop_oldest.put(low)?;
+    drop_oldest.put(normal)?;
+    drop_oldest.put(high)?;
+    drop_oldest.put(events(5, Priority::High))?;
+    assert_eq!(drop_oldest.metrics().evicted.get(), 5, "4 low, then 1 normal");
+    let left = drop_oldest.take(100, usize::MAX)?.map(|t| ids(&t.events)).unwrap_or_default();
+    assert_eq!(left.len(), 10);
+    assert_eq!(&left[..3], &high_ids[..]);
+    assert_eq!(&left[8..], &normal_ids[1..], "the oldest normal went first");
+    // A low event cannot push out normal ones.
+    drop(left);
+    assert!(drop_oldest.put(events(1, Priority::Low)).is_err());
+    let report = admin::inspect(dir.path())?;
+    let evicted: u64 = report.losses.iter().filter(|l| l.reason == "evicted").map(|l| l.events).sum();
+    assert_eq!(evicted, 5, "evictions are persisted by reason");
+    Ok(())
+}
+
+#[test]
+fn only_high_left_refuses_at_the_door() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cap = Capacity { max_events: 3, on_full: OnFull::DropOldest, ..Capacity::default() };
+    let channel = open(dir.path(), cap)?;
+    channel.put(events(3, Priority::High))?;
+    assert!(channel.put(events(1, Priority::High)).is_err());
+    assert_eq!(channel.metrics().evicted.get(), 0);
+    Ok(())
+}
+
+#[test]
+fn partial_takes_and_quarantine_survive_reopen() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let channel = open(dir.path(), Capacity::default())?;
+    let batch = events(10, Priority::Normal);
+    let all = ids(&batch);
+    channel.put(batch)?;
+    let t = channel.take(4, usize::MAX)?.ok_or_else(|| Error::storage("empty"))?;
+    let bad = vec![Quarantined { sink: "up".into(), events: t.events[..1].to_vec(), reason: "400 bad event".into() }];
+    channel.commit(t, bad)?;
+    drop(channel);
+    let channel = open(dir.path(), Capacity::default())?;
+    assert_eq!(channel.metrics().size.get(), 6);
+    assert_eq!(channel.take(100, usize::MAX)?.map(|t| ids(&t.events)), Some(all[4..].to_vec()));
+    let q = admin::quarantine_list(dir.path())?;
+    assert_eq!((q.len(), q[0].reason.as_str(), q[0].events), (1, "400 bad event", 1));
+    Ok(())
+}
+
+#[test]
+fn max_age_expires_and_counts() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cap = Capacity { max_age: Some(Duration::from_millis(1)), ..Capacity::default() };
+    let channel = open(dir.path(), cap)?;
+    channel.put(events(5, Priority::High))?;
+    std::thread::sleep(Duration::from_millis(5));
+    assert!(channel.take(10, usize::MAX)?.is_none());
+    assert_eq!(channel.metrics().expired.get(), 5);
+    Ok(())
+}
+
+#[test]
+fn corrupt_file_is_set_aside() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join(schema::FILE_NAME), b"this is not a database, it is a sandwich".repeat(200))?;
+    let store = Store::open(dir.path(), false)?;
+    assert!(store.set_aside().is_some_and(|p| p.exists()));
+    let channel = store.channel("main", Capacity::default())?;
+    channel.put(events(1, Priority::Normal))?;
+    assert_eq!(admin::inspect(dir.path())?.set_aside.len(), 1);
+    Ok(())
+}
+
+#[test]
+fn files_are_private() -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let _store = Store::open(&data, false)?;
+    assert_eq!(std::fs::metadata(&data)?.permissions().mode() & 0o777, 0o700);
+    assert_eq!(std::fs::metadata(data.join(schema::FILE_NAME))?.permissions().mode() & 0o777, 0o600);
+    Ok(())
+}
+
+#[test]
+fn disk_full_pushes_back_and_recovers() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path(), false)?;
+    let channel = store.channel("main", Capacity { on_full: OnFull::Reject, ..Capacity::default() })?;
+    let pages: i64 = store.lock().conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    store.lock().conn.pragma_update(None, "max_page_count", pages + 3)?;
+    let big = |n| (0..n).map(|i| Event::new(format!("{i:08}").repeat(2000))).collect::<Vec<_>>();
+    let mut accepted = 0;
+    let refused = loop {
+        match channel.put(big(20)) {
+            Ok(()) => accepted += 20,
+            Err(e) => break e,
+        }
+    };
+    assert!(refused.is_full(), "{:?}", refused.error);
+    assert_eq!(refused.error.kind(), ErrorKind::DiskFull);
+    assert_eq!(channel.metrics().size.get(), accepted);
+    store.lock().conn.pragma_update(None, "max_page_count", 1_000_000)?;
+    channel.put(refused.events)?;
+    assert_eq!(channel.metrics().size.get(), accepted + 20);
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! The core's error type: a small hand-written kind list plus a message.
+//!
+//! Messages are lower-case and operator-facing; they say what was expected.
+
+use std::fmt;
+
+/// What went wrong, in a form callers can branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The configuration is invalid (file, line and key are in the message).
+    Config,
+    /// The channel is full and its `on_full` policy refused the events.
+    Full,
+    /// The disk (or the database's page limit) is full.
+    DiskFull,
+    /// The storage failed (SQLite error, corrupt data).
+    Storage,
+    /// Input from outside (a request, a line) could not be decoded.
+    Decode,
+    /// An I/O error (sockets, files).
+    Io,
+    /// The component or agent is shutting down or already closed.
+    Closed,
+    /// Anything else.
+    Other,
+}
+
+/// The error of every fallible core operation.
+#[derive(Debug, Clone)]
+pub struct Error {
+    kind: ErrorKind,
+    message: String,
+}
+
+/// `Result` with the core's [`Error`] as default error type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error of `kind` with an operator-facing `message`.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error { kind, message: message.into() }
+    }
+
+    /// A configuration error.
+    pub fn config(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Config, message)
+    }
+
+    /// A storage error.
+    pub fn storage(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Storage, message)
+    }
+
+    /// A decoding error for input from outside.
+    pub fn decode(message: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Decode, message)
+    }
+
+    /// What kind of error this is.
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    /// The message without the kind.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The same error with `context: ` put in front of its message.
+    pub fn context(self, context: impl fmt::Display) -> Self {
+        Error { kind: self.kind, message: format!("{context}: {}", self.message) }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::new(ErrorKind::Io, e.to_string())
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        if let rusqlite::Error::SqliteFailure(f, _) = &e {
+            if f.code == rusqlite::ErrorCode::DiskFull {
+                return Error::new(ErrorKind::DiskFull, format!("disk full: {e}"));
+            }
+        }
+        Error::storage(format!("sqlite: {e}"))
+    }
+}

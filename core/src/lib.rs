@@ -1,0 +1,19 @@
+//! Sluice: a lean, durable event collector for gateways and phones.
+//!
+//! An [`Event`] enters through a source, passes interceptors, is put into a
+//! durable [`channel`] in one transaction, and a sink takes it out in batches,
+//! ships them upstream and commits only when the upstream acknowledged.
+//! Nothing acknowledged is lost; nothing is dropped silently.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms)]
+
+pub mod channel;
+pub mod error;
+pub mod event;
+pub mod metrics;
+pub mod units;
+
+pub use channel::{Channel, PutError, Taken};
+pub use error::{Error, ErrorKind, Result};
+pub use event::{Event, EventId, Priority};

@@ -1,0 +1,143 @@
+//! Counters and the delivery-latency histogram, under Flume's names.
+//!
+//! Each component owns an `Arc` of its metrics struct and bumps atomics; a
+//! [`Registry`] lists them for `/metrics`, `/metrics.json` and `sluice inspect`.
+//! The names live here and nowhere else (DESIGN §7).
+
+mod histogram;
+mod render;
+
+pub use histogram::Histogram;
+pub use render::{render_json, render_prometheus};
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A monotonically increasing counter (or a gauge, when `set` is used).
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Sets the value (for gauges).
+    pub fn set(&self, n: u64) {
+        self.0.store(n, Ordering::Relaxed);
+    }
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Counters of one source.
+#[derive(Debug, Default)]
+pub struct SourceMetrics {
+    /// Events that arrived, accepted or not.
+    pub received: Counter,
+    /// Events committed to every channel they were meant for.
+    pub accepted: Counter,
+    /// Events refused (full channel, bad input).
+    pub rejected: Counter,
+    /// Events dropped on purpose by an interceptor (e.g. `regex_filter`).
+    pub filtered: Counter,
+}
+
+/// Counters and gauges of one channel.
+#[derive(Debug, Default)]
+pub struct ChannelMetrics {
+    /// Events now in the channel (gauge).
+    pub size: Counter,
+    /// Bytes now in the channel (gauge).
+    pub bytes: Counter,
+    /// `max_events` (gauge).
+    pub capacity: Counter,
+    /// `max_bytes` (gauge).
+    pub capacity_bytes: Counter,
+    /// Events put and committed.
+    pub put_success: Counter,
+    /// Events taken and committed (acknowledged upstream).
+    pub take_success: Counter,
+    /// Events evicted by `drop_oldest`.
+    pub evicted: Counter,
+    /// Events expired by `max_age`.
+    pub expired: Counter,
+    /// Events refused at the door because the channel was full.
+    pub refused_full: Counter,
+}
+
+impl ChannelMetrics {
+    /// How full the channel is, 0–100, by events or bytes, whichever is fuller.
+    pub fn fill_percentage(&self) -> f64 {
+        let by_events = ratio(self.size.get(), self.capacity.get());
+        let by_bytes = ratio(self.bytes.get(), self.capacity_bytes.get());
+        100.0 * by_events.max(by_bytes)
+    }
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+/// Counters of one sink.
+#[derive(Debug, Default)]
+pub struct SinkMetrics {
+    /// Events the sink tried to ship (each attempt counts).
+    pub drain_attempt: Counter,
+    /// Events acknowledged by the upstream.
+    pub drain_success: Counter,
+    /// Batches acknowledged.
+    pub batch_complete: Counter,
+    /// Attempts that failed (network, timeout, retryable status).
+    pub connection_failed: Counter,
+    /// Events moved to quarantine.
+    pub quarantined: Counter,
+    /// Ingest-to-acknowledgement latency in milliseconds.
+    pub latency_ms: Histogram,
+}
+
+/// The kind of a component, as Flume prefixes it in JSON metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `SOURCE.name`
+    Source,
+    /// `CHANNEL.name`
+    Channel,
+    /// `SINK.name`
+    Sink,
+}
+
+/// One component's metrics.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// A source.
+    Source(String, Arc<SourceMetrics>),
+    /// A channel.
+    Channel(String, Arc<ChannelMetrics>),
+    /// A sink.
+    Sink(String, Arc<SinkMetrics>),
+}
+
+/// All components' metrics of one agent.
+#[derive(Debug, Default)]
+pub struct Registry {
+    entries: Mutex<Vec<Entry>>,
+}
+
+impl Registry {
+    /// Adds a component.
+    pub fn add(&self, entry: Entry) {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+    }
+
+    /// A snapshot of the component list.
+    pub fn entries(&self) -> Vec<Entry> {
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}

@@ -1,0 +1,80 @@
+//! A fixed-bucket latency histogram with quantile estimates.
+//!
+//! Buckets grow by a factor of about 1.25 from 1 ms to about 10 days, so a
+//! quantile is off by at most 25 % whatever the scale: enough to tell 50 ms
+//! from 5 s, at 96 atomics per sink and no allocation per sample.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const BUCKETS: usize = 96;
+const GROWTH: f64 = 1.25;
+
+/// Counts of samples per logarithmic bucket.
+#[derive(Debug)]
+pub struct Histogram {
+    counts: [AtomicU64; BUCKETS],
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram { counts: std::array::from_fn(|_| AtomicU64::new(0)) }
+    }
+}
+
+fn bucket_of(value: u64) -> usize {
+    if value <= 1 {
+        return 0;
+    }
+    ((value as f64).ln() / GROWTH.ln()).ceil().min((BUCKETS - 1) as f64) as usize
+}
+
+fn upper_bound(bucket: usize) -> u64 {
+    GROWTH.powi(bucket as i32).round() as u64
+}
+
+impl Histogram {
+    /// Records `n` samples of `value`.
+    pub fn record_n(&self, value: u64, n: u64) {
+        self.counts[bucket_of(value)].fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The number of samples.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The estimated `q` quantile (0.0–1.0): the upper bound of its bucket; 0 when empty.
+    pub fn quantile(&self, q: f64) -> u64 {
+        let total = self.count();
+        if total == 0 {
+            return 0;
+        }
+        let rank = ((q * total as f64).ceil() as u64).max(1);
+        let mut seen = 0;
+        for (i, c) in self.counts.iter().enumerate() {
+            seen += c.load(Ordering::Relaxed);
+            if seen >= rank {
+                return upper_bound(i);
+            }
+        }
+        upper_bound(BUCKETS - 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_within_a_bucket() {
+        let h = Histogram::default();
+        for v in 1..=1000 {
+            h.record_n(v, 1);
+        }
+        let p50 = h.quantile(0.5) as f64;
+        let p99 = h.quantile(0.99) as f64;
+        assert!((500.0..=625.0).contains(&p50), "p50 {p50}");
+        assert!((990.0..=1240.0).contains(&p99), "p99 {p99}");
+        assert_eq!(Histogram::default().quantile(0.5), 0);
+    }
+}
