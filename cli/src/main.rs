@@ -1,1 +1,47 @@
-fn main(){}
+//! `sluice`: the agent for embedded Linux gateways, and its operator tools.
+//!
+//! Glue only: parse arguments, call the core, print, pick an exit code
+//! (0 success, 1 runtime failure, 2 usage or configuration error).
+
+mod args;
+mod commands;
+mod logger;
+
+use args::Command;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match args::parse(&argv) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("sluice: {message}\n{}", args::USAGE);
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(message) = logger::init(&args.log_level) {
+        eprintln!("sluice: {message}");
+        return ExitCode::from(2);
+    }
+    let result = match args.command {
+        Command::Run { config } => commands::run(config.as_deref()),
+        Command::Check { config } => commands::check(&config),
+        Command::Inspect { dir, json } => commands::inspect(&dir, json),
+        Command::Quarantine { action, dir, id, json } => commands::quarantine(action, &dir, id, json),
+        Command::Version => {
+            println!("sluice {}", env!("CARGO_PKG_VERSION"));
+            Ok(())
+        }
+        Command::Help => {
+            println!("{}", args::USAGE);
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sluice: {e}");
+            ExitCode::from(if e.kind() == sluice::ErrorKind::Config { 2 } else { 1 })
+        }
+    }
+}

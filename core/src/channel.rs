@@ -38,6 +38,14 @@ impl fmt::Debug for PutError {
     }
 }
 
+impl fmt::Display for PutError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({} events not accepted)", self.error, self.events.len())
+    }
+}
+
+impl std::error::Error for PutError {}
+
 impl PutError {
     /// A refusal of `events` for `error`.
     pub fn new(error: Error, events: Vec<Event>) -> PutError {
@@ -118,7 +126,17 @@ pub trait Channel: Send + Sync + 'static {
     ///
     /// # Errors
     /// On failure the batch is rolled back: it will be delivered again.
-    fn commit(&self, taken: Taken, quarantine: Vec<Quarantined>) -> Result<()>;
+    fn commit(&self, taken: Taken, quarantine: Vec<Quarantined>) -> Result<()> {
+        let n = taken.events.len();
+        self.commit_prefix(taken, n, quarantine)
+    }
+
+    /// Commits the first `n` events of a taken batch (those the upstream
+    /// acknowledged, or quarantined) and rolls back the rest, in its order.
+    ///
+    /// # Errors
+    /// On failure the whole batch is rolled back.
+    fn commit_prefix(&self, taken: Taken, n: usize, quarantine: Vec<Quarantined>) -> Result<()>;
 
     /// Makes a taken batch available again, in its original order.
     fn rollback(&self, taken: Taken) {
@@ -127,6 +145,9 @@ pub trait Channel: Send + Sync + 'static {
 
     /// Waits up to `timeout` for events to become available; returns whether any are.
     fn wait_for_events(&self, timeout: Duration) -> bool;
+
+    /// Wakes every [`Channel::wait_for_events`] waiter (used at shutdown).
+    fn wake(&self);
 
     /// This channel's counters.
     fn metrics(&self) -> &Arc<ChannelMetrics>;

@@ -8,10 +8,21 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms)]
 
+pub mod agent;
 pub mod channel;
+pub mod config;
+pub mod decode;
 pub mod error;
 pub mod event;
+pub mod http_server;
+pub mod interceptor;
 pub mod metrics;
+pub mod registry;
+pub mod runner;
+pub mod selector;
+pub mod sink;
+pub mod source;
+pub mod stop;
 pub mod units;
 
 pub use channel::{Channel, PutError, Taken};

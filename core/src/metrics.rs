@@ -6,6 +6,7 @@
 
 mod histogram;
 mod render;
+pub mod server;
 
 pub use histogram::Histogram;
 pub use render::{render_json, render_prometheus};

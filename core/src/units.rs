@@ -25,9 +25,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         "GiB" | "G" | "GB" => 1 << 30,
         _ => return Err(format!("invalid size {text:?}: expected a number with B, KiB, MiB or GiB, like \"512MiB\"")),
     };
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid size {text:?}: expected a whole number with B, KiB, MiB or GiB, like \"512MiB\""))?;
+    let n: u64 = number.parse().map_err(|_| {
+        format!("invalid size {text:?}: expected a whole number with B, KiB, MiB or GiB, like \"512MiB\"")
+    })?;
     n.checked_mul(factor).ok_or_else(|| format!("size {text:?} is too large"))
 }
 
@@ -37,9 +37,9 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
 /// A message naming the accepted forms.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let (number, unit) = split_number(text);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("invalid duration {text:?}: expected a whole number with ms, s, m or h, like \"500ms\""))?;
+    let n: u64 = number.parse().map_err(|_| {
+        format!("invalid duration {text:?}: expected a whole number with ms, s, m or h, like \"500ms\"")
+    })?;
     let ms = match unit {
         "ms" | "" => Some(n),
         "s" => n.checked_mul(1000),

@@ -49,7 +49,8 @@ mod tests {
 
     #[test]
     fn roundtrip() -> Result<()> {
-        let events: Vec<Event> = (0..100).map(|i| Event::new(format!("GET /item/{i} 200")).with_header("host", "a")).collect();
+        let events: Vec<Event> =
+            (0..100).map(|i| Event::new(format!("GET /item/{i} 200")).with_header("host", "a")).collect();
         let bytes = encode(&events)?;
         assert_eq!(decode(&bytes)?, events);
         Ok(())

@@ -73,7 +73,14 @@ impl MemoryChannel {
         let metrics = Arc::new(ChannelMetrics::default());
         metrics.capacity.set(capacity.max_events);
         metrics.capacity_bytes.set(capacity.max_bytes);
-        let inner = Inner { name: name.to_string(), capacity, queues: Mutex::default(), metrics, data: Signal::default(), space: Signal::default() };
+        let inner = Inner {
+            name: name.to_string(),
+            capacity,
+            queues: Mutex::default(),
+            metrics,
+            data: Signal::default(),
+            space: Signal::default(),
+        };
         MemoryChannel { inner: Arc::new(inner) }
     }
 
@@ -82,7 +89,9 @@ impl MemoryChannel {
         let mut q = inner.lock();
         let n = events.len() as u64;
         let bytes: u64 = events.iter().map(|e| e.size() as u64).sum();
-        if !q.usage.fits(&inner.capacity, n, bytes) && !(inner.capacity.on_full == OnFull::DropOldest && evict(inner, &mut q, &events, n, bytes)) {
+        let fits = q.usage.fits(&inner.capacity, n, bytes)
+            || (inner.capacity.on_full == OnFull::DropOldest && evict(inner, &mut q, &events, n, bytes));
+        if !fits {
             return Err(PutError::new(Error::new(ErrorKind::Full, format!("channel {} is full", inner.name)), events));
         }
         for event in events {
@@ -160,9 +169,11 @@ impl Channel for MemoryChannel {
         Ok(Some(Taken { events, lease: Some(Box::new(lease)) }))
     }
 
-    fn commit(&self, mut taken: Taken, quarantine: Vec<Quarantined>) -> Result<()> {
+    fn commit_prefix(&self, mut taken: Taken, n: usize, quarantine: Vec<Quarantined>) -> Result<()> {
         let lease = taken.lease.take().ok_or_else(|| Error::storage("batch was already committed"))?;
-        let lease = lease.into_any().downcast::<MemoryLease>().map_err(|_| Error::storage("batch is from another channel"))?;
+        let mut lease =
+            lease.into_any().downcast::<MemoryLease>().map_err(|_| Error::storage("batch is from another channel"))?;
+        let rest = lease.events.split_off(n.min(lease.events.len()));
         let mut q = self.inner.lock();
         for (_, e) in &lease.events {
             q.usage.sub(e.priority, 1, e.size() as u64);
@@ -171,9 +182,10 @@ impl Channel for MemoryChannel {
         if quarantined > 0 {
             log::warn!("channel {}: {quarantined} events quarantined (memory channel: not kept)", self.inner.name);
         }
-        self.inner.metrics.take_success.add((lease.events.len() - quarantined.min(lease.events.len())) as u64);
+        self.inner.metrics.take_success.add(lease.events.len().saturating_sub(quarantined) as u64);
         self.inner.publish(&q);
         drop(q);
+        Box::new(MemoryLease { inner: self.inner.clone(), events: rest }).release();
         self.inner.space.notify();
         Ok(())
     }
@@ -186,6 +198,10 @@ impl Channel for MemoryChannel {
         }
         self.inner.data.wait_past(seen, timeout);
         available(self)
+    }
+
+    fn wake(&self) {
+        self.inner.data.notify();
     }
 
     fn metrics(&self) -> &Arc<ChannelMetrics> {

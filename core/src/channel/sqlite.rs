@@ -59,7 +59,12 @@ impl Store {
     pub fn open(dir: &Path, power_safe: bool) -> Result<Arc<Store>> {
         let (conn, set_aside) = schema::open(dir, power_safe)?;
         let state = State { conn, channels: Vec::new() };
-        Ok(Arc::new(Store { state: Mutex::new(state), pending: Mutex::new(Vec::new()), dir: dir.to_path_buf(), set_aside }))
+        Ok(Arc::new(Store {
+            state: Mutex::new(state),
+            pending: Mutex::new(Vec::new()),
+            dir: dir.to_path_buf(),
+            set_aside,
+        }))
     }
 
     /// Where a corrupt store found at open was moved to, if one was.
@@ -107,6 +112,73 @@ impl Store {
         result.unwrap_or_else(|| Err(PutError::new(Error::storage("put lost its result"), Vec::new())))
     }
 
+    /// The persisted retry state of sink (group) `name`: failed attempts and next attempt time.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn load_retry(&self, name: &str) -> Result<Option<(u32, u64)>> {
+        use rusqlite::OptionalExtension;
+        let state = self.lock();
+        let row = state
+            .conn
+            .query_row("SELECT attempts, next_attempt_ms FROM sink_state WHERE sink = ?1", [name], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        Ok(row)
+    }
+
+    /// Persists the retry state of sink (group) `name`, so a restart does not stampede.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn save_retry(&self, name: &str, attempts: u32, next_attempt_ms: u64) -> Result<()> {
+        let state = self.lock();
+        state.conn.execute(
+            "INSERT INTO sink_state (sink, attempts, next_attempt_ms) VALUES (?1, ?2, ?3)
+             ON CONFLICT (sink) DO UPDATE SET attempts = ?2, next_attempt_ms = ?3",
+            rusqlite::params![name, attempts, next_attempt_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Losses of `channel` not yet told upstream: (reason, priority, events, first_ms, last_ms).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn unreported_losses(&self, channel: &str) -> Result<Vec<UnreportedLoss>> {
+        let state = self.lock();
+        let mut stmt = state.conn.prepare_cached(
+            "SELECT reason, priority, events - reported, first_ms, last_ms, events FROM losses WHERE channel = ?1 AND events > reported ORDER BY reason, priority",
+        )?;
+        let rows = stmt.query_map([channel], |r| {
+            Ok(UnreportedLoss {
+                reason: r.get(0)?,
+                priority: crate::event::Priority::from_u8(r.get(1)?),
+                events: r.get(2)?,
+                first_ms: r.get(3)?,
+                last_ms: r.get(4)?,
+                total: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Marks the given losses as told upstream.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn mark_reported(&self, channel: &str, losses: &[UnreportedLoss]) -> Result<()> {
+        let state = self.lock();
+        for l in losses {
+            state.conn.execute(
+                "UPDATE losses SET reported = ?1 WHERE channel = ?2 AND reason = ?3 AND priority = ?4",
+                rusqlite::params![l.total, channel, l.reason, l.priority as u8],
+            )?;
+        }
+        Ok(())
+    }
+
     fn release(&self, channel: usize, rows: &[LeasedRow]) {
         let mut state = self.lock();
         if let Some(index) = state.channels.get_mut(channel) {
@@ -114,6 +186,44 @@ impl Store {
             index.data.notify();
         }
     }
+}
+
+/// The leased rows (or parts of rows) holding the first `n` of `events`.
+fn prefix_rows(rows: &[LeasedRow], events: &[Event], n: usize) -> Vec<LeasedRow> {
+    let mut out = Vec::new();
+    let mut offset = 0usize;
+    for row in rows {
+        let left = n.saturating_sub(offset);
+        if left == 0 {
+            break;
+        }
+        let take = (row.taken as usize).min(left);
+        let bytes = if take == row.taken as usize {
+            row.bytes
+        } else {
+            events.get(offset..offset + take).map_or(0, |part| part.iter().map(|e| e.size() as u64).sum())
+        };
+        out.push(LeasedRow { taken: take as u32, bytes, ..*row });
+        offset += row.taken as usize;
+    }
+    out
+}
+
+/// Losses not yet reported upstream.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct UnreportedLoss {
+    /// `evicted`, `expired`, `quarantined` or `corrupt`.
+    pub reason: String,
+    /// Priority of the lost events.
+    pub priority: crate::event::Priority,
+    /// Events lost since the last report.
+    pub events: u64,
+    /// First loss of this kind (ms since epoch).
+    pub first_ms: u64,
+    /// Latest loss of this kind.
+    pub last_ms: u64,
+    #[serde(skip)]
+    total: u64,
 }
 
 /// One channel of a [`Store`]; cheap to clone.
@@ -196,9 +306,10 @@ impl Channel for SqliteChannel {
         Ok(Some(Taken { events, lease: Some(Box::new(lease)) }))
     }
 
-    fn commit(&self, mut taken: Taken, quarantine: Vec<Quarantined>) -> Result<()> {
+    fn commit_prefix(&self, mut taken: Taken, n: usize, quarantine: Vec<Quarantined>) -> Result<()> {
         let lease = taken.lease.take().ok_or_else(|| Error::storage("batch was already committed"))?;
-        let lease = lease.into_any().downcast::<SqliteLease>().map_err(|_| Error::storage("batch is from another channel"))?;
+        let lease =
+            lease.into_any().downcast::<SqliteLease>().map_err(|_| Error::storage("batch is from another channel"))?;
         if lease.channel != self.slot || !Arc::ptr_eq(&lease.store, &self.store) {
             lease.release();
             return Err(Error::storage("batch is from another channel"));
@@ -206,11 +317,10 @@ impl Channel for SqliteChannel {
         let mut state = self.store.lock();
         let State { conn, channels } = &mut *state;
         let index = channels.get_mut(self.slot).ok_or_else(|| Error::new(ErrorKind::Closed, "channel is gone"))?;
-        let result = write::commit(conn, index, &lease.rows, &quarantine);
-        if result.is_err() {
-            index.unlease(&lease.rows);
-            index.data.notify();
-        }
+        let prefix = prefix_rows(&lease.rows, &taken.events, n);
+        let result = write::commit(conn, index, &prefix, &quarantine);
+        index.unlease(&lease.rows);
+        index.data.notify();
         result
     }
 
@@ -221,6 +331,10 @@ impl Channel for SqliteChannel {
         }
         self.data.wait_past(seen, timeout);
         self.store.lock().channels.get(self.slot).is_some_and(|c| c.has_available())
+    }
+
+    fn wake(&self) {
+        self.data.notify();
     }
 
     fn metrics(&self) -> &Arc<ChannelMetrics> {

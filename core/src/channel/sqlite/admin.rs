@@ -110,7 +110,9 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
     let mut stmt = conn.prepare(
         "SELECT channel, priority, sum(n - skip), sum(bytes), min(created_ms) FROM rows GROUP BY channel, priority ORDER BY channel",
     )?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u8>(1)?, r.get::<_, u64>(2)?, r.get::<_, u64>(3)?, r.get::<_, u64>(4)?)))?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, u8>(1)?, r.get::<_, u64>(2)?, r.get::<_, u64>(3)?, r.get::<_, u64>(4)?))
+    })?;
     for row in rows {
         let (channel, priority, events, bytes, oldest) = row?;
         if channels.last().is_none_or(|c| c.channel != channel) {
@@ -144,7 +146,9 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
     let set_aside = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok())
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(&format!("{}.corrupt-", schema::FILE_NAME)) && !n.ends_with("-wal") && !n.ends_with("-shm"))
+        .filter(|n| {
+            n.starts_with(&format!("{}.corrupt-", schema::FILE_NAME)) && !n.ends_with("-wal") && !n.ends_with("-shm")
+        })
         .collect();
     Ok(Inspection { channels, losses, quarantine: quarantine_list_with(&conn)?, retries, set_aside })
 }
@@ -161,7 +165,14 @@ fn quarantine_list_with(conn: &Connection) -> Result<Vec<QuarantineEntry>> {
     let list = conn
         .prepare("SELECT id, channel, sink, reason, at_ms, n FROM quarantine ORDER BY id")?
         .query_map([], |r| {
-            Ok(QuarantineEntry { id: r.get(0)?, channel: r.get(1)?, sink: r.get(2)?, reason: r.get(3)?, at_ms: r.get(4)?, events: r.get(5)? })
+            Ok(QuarantineEntry {
+                id: r.get(0)?,
+                channel: r.get(1)?,
+                sink: r.get(2)?,
+                reason: r.get(3)?,
+                at_ms: r.get(4)?,
+                events: r.get(5)?,
+            })
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(list)
@@ -215,9 +226,13 @@ pub fn quarantine_drop(dir: &Path, id: Option<i64>) -> Result<u64> {
 fn select_ids(conn: &Connection, id: Option<i64>) -> Result<Vec<i64>> {
     match id {
         Some(id) => {
-            let found: Option<i64> = conn.query_row("SELECT id FROM quarantine WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+            let found: Option<i64> =
+                conn.query_row("SELECT id FROM quarantine WHERE id = ?1", [id], |r| r.get(0)).optional()?;
             found.map(|i| vec![i]).ok_or_else(|| Error::storage(format!("no quarantined batch with id {id}")))
         }
-        None => Ok(conn.prepare("SELECT id FROM quarantine ORDER BY id")?.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?),
+        None => Ok(conn
+            .prepare("SELECT id FROM quarantine ORDER BY id")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?),
     }
 }

@@ -65,7 +65,8 @@ impl ChannelIndex {
         };
         let mut stmt = conn.prepare("SELECT seq, priority, n, skip, bytes, created_ms FROM rows WHERE channel = ?1")?;
         let rows = stmt.query_map([name], |r| {
-            let meta = RowMeta { n: r.get(2)?, skip: r.get(3)?, bytes: r.get(4)?, created_ms: r.get(5)?, leased: false };
+            let meta =
+                RowMeta { n: r.get(2)?, skip: r.get(3)?, bytes: r.get(4)?, created_ms: r.get(5)?, leased: false };
             Ok((r.get::<_, i64>(0)?, Priority::from_u8(r.get(1)?), meta))
         })?;
         for row in rows {
@@ -103,7 +104,12 @@ impl ChannelIndex {
 
     /// Leases up to `max_events` (about `max_bytes`) of the oldest available events,
     /// higher priorities first. Rows that fail to decode are quarantined on the way.
-    pub fn take(&mut self, conn: &Connection, max_events: usize, max_bytes: usize) -> Result<(Vec<Event>, Vec<LeasedRow>)> {
+    pub fn take(
+        &mut self,
+        conn: &Connection,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> Result<(Vec<Event>, Vec<LeasedRow>)> {
         let mut events = Vec::new();
         let mut leased = Vec::new();
         let mut bytes = 0usize;
@@ -158,7 +164,14 @@ impl ChannelIndex {
         let tx = conn.unchecked_transaction()?;
         for (priority, seq, meta) in &victims {
             tx.execute("DELETE FROM rows WHERE seq = ?1", [seq])?;
-            super::write::record_loss(&tx, &self.name, "expired", *priority, u64::from(meta.n - meta.skip), meta.bytes)?;
+            super::write::record_loss(
+                &tx,
+                &self.name,
+                "expired",
+                *priority,
+                u64::from(meta.n - meta.skip),
+                meta.bytes,
+            )?;
         }
         tx.commit()?;
         for (priority, seq, meta) in victims {
@@ -175,7 +188,13 @@ impl ChannelIndex {
 }
 
 /// Reads and decodes one row; a row that does not decode is moved to quarantine.
-pub(super) fn read_row(conn: &Connection, index: &mut ChannelIndex, priority: Priority, seq: i64, meta: RowMeta) -> Result<Option<Vec<Event>>> {
+pub(super) fn read_row(
+    conn: &Connection,
+    index: &mut ChannelIndex,
+    priority: Priority,
+    seq: i64,
+    meta: RowMeta,
+) -> Result<Option<Vec<Event>>> {
     let data: Option<Vec<u8>> =
         conn.prepare_cached("SELECT data FROM rows WHERE seq = ?1")?.query_row([seq], |r| r.get(0)).optional()?;
     let Some(data) = data else {
@@ -184,12 +203,28 @@ pub(super) fn read_row(conn: &Connection, index: &mut ChannelIndex, priority: Pr
     };
     match codec::decode(&data) {
         Ok(events) if events.len() == meta.n as usize => Ok(Some(events)),
-        Ok(events) => quarantine_corrupt(conn, index, priority, seq, meta, &data, &format!("corrupt row: {} events, index says {}", events.len(), meta.n)),
+        Ok(events) => quarantine_corrupt(
+            conn,
+            index,
+            priority,
+            seq,
+            meta,
+            &data,
+            &format!("corrupt row: {} events, index says {}", events.len(), meta.n),
+        ),
         Err(e) => quarantine_corrupt(conn, index, priority, seq, meta, &data, e.message()),
     }
 }
 
-fn quarantine_corrupt(conn: &Connection, index: &mut ChannelIndex, priority: Priority, seq: i64, meta: RowMeta, data: &[u8], reason: &str) -> Result<Option<Vec<Event>>> {
+fn quarantine_corrupt(
+    conn: &Connection,
+    index: &mut ChannelIndex,
+    priority: Priority,
+    seq: i64,
+    meta: RowMeta,
+    data: &[u8],
+    reason: &str,
+) -> Result<Option<Vec<Event>>> {
     log::error!("channel {}: row {seq} is corrupt ({reason}); moved to quarantine", index.name);
     let tx = conn.unchecked_transaction()?;
     tx.execute(

@@ -69,7 +69,11 @@ pub fn open(dir: &Path, power_safe: bool) -> Result<(Connection, Option<PathBuf>
         Ok(conn) => Ok((conn, None)),
         Err(e) if is_corruption(&e) => {
             let aside = dir.join(format!("{FILE_NAME}.corrupt-{}", crate::event::now_ms()));
-            log::error!("store {} is corrupt ({e}); set aside as {}, starting a fresh one", path.display(), aside.display());
+            log::error!(
+                "store {} is corrupt ({e}); set aside as {}, starting a fresh one",
+                path.display(),
+                aside.display()
+            );
             std::fs::rename(&path, &aside)?;
             for suffix in ["-wal", "-shm"] {
                 let side = dir.join(format!("{FILE_NAME}{suffix}"));

@@ -124,7 +124,8 @@ fn rollback_restores_order_with_two_takers() -> Result<()> {
 fn on_full_policies() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path(), false)?;
-    let small = |on_full| Capacity { max_events: 10, on_full, block_timeout: Duration::from_millis(50), ..Capacity::default() };
+    let small =
+        |on_full| Capacity { max_events: 10, on_full, block_timeout: Duration::from_millis(50), ..Capacity::default() };
     let reject = store.channel("reject", small(OnFull::Reject))?;
     reject.put(events(10, Priority::Normal))?;
     let refused = reject.put(events(2, Priority::Normal)).err().ok_or_else(|| Error::storage("accepted"))?;

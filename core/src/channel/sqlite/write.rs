@@ -89,12 +89,26 @@ fn put_with_policy(state: &mut State, put: &PendingPut) -> Result<()> {
 }
 
 fn full(index: &ChannelIndex) -> Error {
-    Error::new(ErrorKind::Full, format!("channel {} is full ({} events, {} bytes)", index.name, index.usage.total_events(), index.usage.total_bytes()))
+    Error::new(
+        ErrorKind::Full,
+        format!(
+            "channel {} is full ({} events, {} bytes)",
+            index.name,
+            index.usage.total_events(),
+            index.usage.total_bytes()
+        ),
+    )
 }
 
 /// Chooses the oldest events of priority ≤ `ceiling` (never `high`) to evict so that
 /// `n` events of `bytes` fit; `None` if evicting everything allowed is not enough.
-fn plan_evictions(conn: &Connection, index: &mut ChannelIndex, ceiling: Priority, n: u64, bytes: u64) -> Result<Option<Vec<Eviction>>> {
+fn plan_evictions(
+    conn: &Connection,
+    index: &mut ChannelIndex,
+    ceiling: Priority,
+    n: u64,
+    bytes: u64,
+) -> Result<Option<Vec<Eviction>>> {
     let cap = index.capacity;
     if n > cap.max_events || bytes > cap.max_bytes {
         return Ok(None);
@@ -138,7 +152,10 @@ fn evict_row(tx: &Transaction<'_>, index: &ChannelIndex, ev: &Eviction) -> Resul
     let meta = index.rows[ev.priority as usize].get(&ev.seq).copied();
     match meta {
         Some(m) if m.n - m.skip > ev.events => {
-            tx.execute("UPDATE rows SET skip = skip + ?1, bytes = bytes - ?2 WHERE seq = ?3", params![ev.events, ev.bytes, ev.seq])?;
+            tx.execute(
+                "UPDATE rows SET skip = skip + ?1, bytes = bytes - ?2 WHERE seq = ?3",
+                params![ev.events, ev.bytes, ev.seq],
+            )?;
         }
         _ => {
             tx.execute("DELETE FROM rows WHERE seq = ?1", [ev.seq])?;
@@ -188,8 +205,10 @@ fn insert_events(tx: &Transaction<'_>, channel: usize, name: &str, events: &[Eve
         }
         let bytes: u64 = group.iter().map(|e| e.size() as u64).sum();
         let data = if group.len() == events.len() { codec::encode(events)? } else { codec::encode(&group)? };
-        tx.prepare_cached("INSERT INTO rows (channel, priority, n, skip, bytes, created_ms, data) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)")?
-            .execute(params![name, priority as u8, group.len() as u32, bytes, now, data])?;
+        tx.prepare_cached(
+            "INSERT INTO rows (channel, priority, n, skip, bytes, created_ms, data) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
+        )?
+        .execute(params![name, priority as u8, group.len() as u32, bytes, now, data])?;
         let meta = RowMeta { n: group.len() as u32, skip: 0, bytes, created_ms: now, leased: false };
         rows.push(NewRow { channel, priority, seq: tx.last_insert_rowid(), meta });
     }
@@ -220,7 +239,12 @@ fn totals(events: &[Event]) -> (u64, u64) {
 
 /// Commits a take: deletes (or shortens) the leased rows and quarantines what the
 /// sink gave up on, in one transaction; the index follows only after it committed.
-pub(super) fn commit(conn: &Connection, index: &mut ChannelIndex, rows: &[LeasedRow], quarantine: &[Quarantined]) -> Result<()> {
+pub(super) fn commit(
+    conn: &Connection,
+    index: &mut ChannelIndex,
+    rows: &[LeasedRow],
+    quarantine: &[Quarantined],
+) -> Result<()> {
     let tx = conn.unchecked_transaction()?;
     for row in rows {
         let Some(meta) = index.rows[row.priority as usize].get(&row.seq) else { continue };
@@ -234,8 +258,10 @@ pub(super) fn commit(conn: &Connection, index: &mut ChannelIndex, rows: &[Leased
     let now = now_ms();
     for q in quarantine {
         let data = codec::encode(&q.events)?;
-        tx.prepare_cached("INSERT INTO quarantine (channel, sink, reason, at_ms, n, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-            .execute(params![index.name, q.sink, q.reason, now, q.events.len() as u32, data])?;
+        tx.prepare_cached(
+            "INSERT INTO quarantine (channel, sink, reason, at_ms, n, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![index.name, q.sink, q.reason, now, q.events.len() as u32, data])?;
         for priority in Priority::ALL {
             let group: Vec<&Event> = q.events.iter().filter(|e| e.priority == priority).collect();
             if !group.is_empty() {
@@ -260,7 +286,14 @@ pub(super) fn commit(conn: &Connection, index: &mut ChannelIndex, rows: &[Leased
 
 /// Adds to the persistent loss counters (evicted, expired, quarantined, corrupt),
 /// which `sluice inspect` shows and loss reports tell upstream.
-pub(super) fn record_loss(tx: &Connection, channel: &str, reason: &str, priority: Priority, events: u64, bytes: u64) -> Result<()> {
+pub(super) fn record_loss(
+    tx: &Connection,
+    channel: &str,
+    reason: &str,
+    priority: Priority,
+    events: u64,
+    bytes: u64,
+) -> Result<()> {
     let now = now_ms();
     tx.prepare_cached(
         "INSERT INTO losses (channel, reason, priority, events, bytes, first_ms, last_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)

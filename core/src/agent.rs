@@ -1,0 +1,213 @@
+//! The agent: builds a topology, runs it, and shuts it down within a bound.
+
+use crate::channel::{Channel, MemoryChannel, Store};
+use crate::config::{Processor, Topology};
+use crate::error::{Error, ErrorKind, Result};
+use crate::metrics::{self, Entry, SinkMetrics, SourceMetrics};
+use crate::registry::Registry;
+use crate::runner::{Member, Runner};
+use crate::source::{Output, SourceContext};
+use crate::stop::Stop;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A running agent.
+pub struct Agent {
+    stop: Arc<Stop>,
+    channels: Vec<Arc<dyn Channel>>,
+    running: Arc<AtomicUsize>,
+    metrics: Arc<metrics::Registry>,
+    store: Option<Arc<Store>>,
+    _lock: Option<File>,
+    _executor_stop: smol::channel::Sender<()>,
+}
+
+impl Agent {
+    /// Opens the store, builds every component and starts them.
+    ///
+    /// # Errors
+    /// The data directory is locked by another agent, the store cannot be opened,
+    /// a component fails to build or a source cannot bind.
+    pub fn start(topology: &Topology, registry: &Registry) -> Result<Agent> {
+        let stop = Arc::new(Stop::default());
+        let metrics = Arc::new(metrics::Registry::default());
+        let running = Arc::new(AtomicUsize::new(0));
+        let needs_store = topology.channels.iter().any(|c| !c.in_memory);
+        let (store, lock) = if needs_store {
+            let power = topology.channels.iter().any(|c| c.power_safe);
+            let store = Store::open(&topology.agent.data_dir, power)?;
+            (Some(store), Some(lock_dir(&topology.agent.data_dir)?))
+        } else {
+            (None, None)
+        };
+        let mut channels: BTreeMap<String, Arc<dyn Channel>> = BTreeMap::new();
+        for spec in &topology.channels {
+            let channel: Arc<dyn Channel> = match &store {
+                Some(store) if !spec.in_memory => Arc::new(store.channel(&spec.name, spec.capacity)?),
+                _ => Arc::new(MemoryChannel::new(&spec.name, spec.capacity)),
+            };
+            metrics.add(Entry::Channel(spec.name.clone(), channel.metrics().clone()));
+            channels.insert(spec.name.clone(), channel);
+        }
+        let executor = Arc::new(smol::Executor::new());
+        let (executor_stop, stopped) = smol::channel::bounded::<()>(1);
+        let ex = executor.clone();
+        std::thread::Builder::new()
+            .name("sluice-io".into())
+            .spawn(move || smol::block_on(ex.run(async move { stopped.recv().await.ok() })))?;
+
+        let agent = Agent {
+            stop,
+            channels: channels.values().cloned().collect(),
+            running,
+            metrics,
+            store,
+            _lock: lock,
+            _executor_stop: executor_stop,
+        };
+        agent.start_sinks(topology, registry, &channels)?;
+        if let Some(addr) = topology.agent.metrics_listen {
+            crate::metrics::server::start(addr, agent.metrics.clone(), executor.clone(), agent.stop.clone())?;
+        }
+        agent.start_sources(topology, registry, &channels, &executor)?;
+        if let Some(aside) = agent.store.as_ref().and_then(|s| s.set_aside()) {
+            log::error!("a corrupt store was set aside at {}; its events are not in this run", aside.display());
+        }
+        Ok(agent)
+    }
+
+    fn start_sinks(
+        &self,
+        topology: &Topology,
+        registry: &Registry,
+        channels: &BTreeMap<String, Arc<dyn Channel>>,
+    ) -> Result<()> {
+        let mut members: BTreeMap<String, Member> = BTreeMap::new();
+        for spec in &topology.sinks {
+            let sink = registry.build_sink(&spec.component)?;
+            let m = Arc::new(SinkMetrics::default());
+            self.metrics.add(Entry::Sink(spec.component.name.clone(), m.clone()));
+            members.insert(spec.component.name.clone(), Member::new(spec.component.name.clone(), sink, m));
+        }
+        let find = |name: &str| topology.sinks.iter().find(|s| s.component.name == name);
+        for group in &topology.groups {
+            let Some(first) = group.sinks.first().and_then(|n| find(n)) else { continue };
+            let group_members = group.sinks.iter().filter_map(|n| members.remove(n)).collect();
+            let channel = channel_for(channels, &first.channel)?;
+            let runner = Runner::new(
+                group.name.clone(),
+                channel,
+                group_members,
+                group.processor,
+                group.max_penalty,
+                first.runner,
+                self.store.clone(),
+                self.stop.clone(),
+            )
+            .with_loss_reports(topology.agent.report_interval);
+            self.spawn(format!("sluice-sink-{}", group.name), move || runner.run())?;
+        }
+        for (name, member) in members {
+            let Some(spec) = find(&name) else { continue };
+            let channel = channel_for(channels, &spec.channel)?;
+            let runner = Runner::new(
+                name.clone(),
+                channel,
+                vec![member],
+                Processor::Failover,
+                Duration::ZERO,
+                spec.runner,
+                self.store.clone(),
+                self.stop.clone(),
+            )
+            .with_loss_reports(topology.agent.report_interval);
+            self.spawn(format!("sluice-sink-{name}"), move || runner.run())?;
+        }
+        Ok(())
+    }
+
+    fn start_sources(
+        &self,
+        topology: &Topology,
+        registry: &Registry,
+        channels: &BTreeMap<String, Arc<dyn Channel>>,
+        executor: &Arc<smol::Executor<'static>>,
+    ) -> Result<()> {
+        for spec in &topology.sources {
+            let mut source = registry.build_source(&spec.component)?;
+            source.prepare()?;
+            let interceptors =
+                spec.interceptors.iter().map(|c| registry.build_interceptor(c)).collect::<Result<Vec<_>>>()?;
+            let targets = spec.channels.iter().map(|n| channel_for(channels, n)).collect::<Result<Vec<_>>>()?;
+            let m = Arc::new(SourceMetrics::default());
+            self.metrics.add(Entry::Source(spec.component.name.clone(), m.clone()));
+            let output = Arc::new(Output::new(interceptors, spec.selector.clone(), targets, m));
+            let ctx = SourceContext {
+                name: spec.component.name.clone(),
+                output,
+                stop: self.stop.clone(),
+                executor: executor.clone(),
+            };
+            let name = spec.component.name.clone();
+            // Sources end on their own (stdin at EOF); they do not hold up shutdown.
+            std::thread::Builder::new().name(format!("sluice-src-{name}")).spawn(move || {
+                if let Err(e) = source.run(ctx) {
+                    log::error!("source {name} stopped: {e}");
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    fn spawn(&self, name: String, work: impl FnOnce() + Send + 'static) -> Result<()> {
+        self.running.fetch_add(1, Ordering::SeqCst);
+        let running = self.running.clone();
+        std::thread::Builder::new().name(name).spawn(move || {
+            work();
+            running.fetch_sub(1, Ordering::SeqCst);
+        })?;
+        Ok(())
+    }
+
+    /// The agent's metrics.
+    pub fn metrics(&self) -> &Arc<metrics::Registry> {
+        &self.metrics
+    }
+
+    /// Stops sources and sinks; waits up to `timeout` for in-flight batches to be
+    /// committed or rolled back. Returns whether every sink finished in time (an
+    /// unfinished batch is simply delivered again by the next run).
+    pub fn shutdown(self, timeout: Duration) -> bool {
+        self.stop.stop();
+        for c in &self.channels {
+            c.wake();
+        }
+        let deadline = Instant::now() + timeout;
+        while self.running.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.running.load(Ordering::SeqCst) == 0
+    }
+}
+
+fn channel_for(channels: &BTreeMap<String, Arc<dyn Channel>>, name: &str) -> Result<Arc<dyn Channel>> {
+    channels.get(name).cloned().ok_or_else(|| Error::config(format!("no channel named {name:?}")))
+}
+
+/// Holds an exclusive lock on `<data_dir>/sluice.lock` for the agent's life.
+fn lock_dir(dir: &std::path::Path) -> Result<File> {
+    let path = dir.join("sluice.lock");
+    let file = File::options().create(true).truncate(false).write(true).open(&path)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(_) => Err(Error::new(ErrorKind::Io, format!("another sluice agent is using {}", dir.display()))),
+    }
+}
+
+/// Whether an agent holds the lock of `dir` now.
+pub fn dir_in_use(dir: &std::path::Path) -> bool {
+    File::options().write(true).open(dir.join("sluice.lock")).is_ok_and(|f| f.try_lock().is_err())
+}

@@ -1,0 +1,114 @@
+//! Component types by name: the built-ins and any a program registers.
+//!
+//! A program embedding the core adds its own `Source`, `Sink` or `Interceptor`
+//! under a `type` name and configures it like a built-in (see `examples/custom.rs`).
+
+use crate::config::ComponentConfig;
+use crate::error::Result;
+use crate::interceptor::Interceptor;
+use crate::sink::Sink;
+use crate::source::Source;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Builds a source from its table.
+pub type SourceFactory = Arc<dyn Fn(&ComponentConfig) -> Result<Box<dyn Source>> + Send + Sync>;
+/// Builds a sink from its table.
+pub type SinkFactory = Arc<dyn Fn(&ComponentConfig) -> Result<Box<dyn Sink>> + Send + Sync>;
+/// Builds an interceptor from its table.
+pub type InterceptorFactory = Arc<dyn Fn(&ComponentConfig) -> Result<Box<dyn Interceptor>> + Send + Sync>;
+
+/// A factory of `T` components.
+type Factory<T> = Arc<dyn Fn(&ComponentConfig) -> Result<Box<T>> + Send + Sync>;
+
+/// Known component types.
+#[derive(Clone, Default)]
+pub struct Registry {
+    sources: BTreeMap<String, SourceFactory>,
+    sinks: BTreeMap<String, SinkFactory>,
+    interceptors: BTreeMap<String, InterceptorFactory>,
+}
+
+impl Registry {
+    /// The built-in types.
+    pub fn with_builtins() -> Registry {
+        let mut r = Registry::default();
+        r.register_source("stdin", |c| Ok(Box::new(c.parse::<crate::source::stdin::StdinConfig>()?.build())));
+        r.register_sink("http", |c| Ok(Box::new(c.parse::<crate::sink::http::HttpSinkConfig>()?.build(c)?)));
+        r.register_sink("stdout", |c| c.parse::<Empty>().map(|_| Box::new(crate::sink::StdoutSink) as _));
+        r.register_sink("null", |c| c.parse::<Empty>().map(|_| Box::new(crate::sink::NullSink) as _));
+        for kind in ["timestamp", "host", "static", "regex_filter", "remove_header"] {
+            r.register_interceptor(kind, |c| {
+                crate::interceptor::build_builtin(c).unwrap_or_else(|| Err(c.error("type", "unknown interceptor")))
+            });
+        }
+        crate::source::http::register(&mut r);
+        r
+    }
+
+    /// Adds (or replaces) a source type.
+    pub fn register_source(
+        &mut self,
+        kind: &str,
+        factory: impl Fn(&ComponentConfig) -> Result<Box<dyn Source>> + Send + Sync + 'static,
+    ) {
+        self.sources.insert(kind.into(), Arc::new(factory));
+    }
+
+    /// Adds (or replaces) a sink type.
+    pub fn register_sink(
+        &mut self,
+        kind: &str,
+        factory: impl Fn(&ComponentConfig) -> Result<Box<dyn Sink>> + Send + Sync + 'static,
+    ) {
+        self.sinks.insert(kind.into(), Arc::new(factory));
+    }
+
+    /// Adds (or replaces) an interceptor type.
+    pub fn register_interceptor(
+        &mut self,
+        kind: &str,
+        factory: impl Fn(&ComponentConfig) -> Result<Box<dyn Interceptor>> + Send + Sync + 'static,
+    ) {
+        self.interceptors.insert(kind.into(), Arc::new(factory));
+    }
+
+    /// Builds the source `c` describes.
+    ///
+    /// # Errors
+    /// Unknown type (naming the known ones) or the factory's config error.
+    pub fn build_source(&self, c: &ComponentConfig) -> Result<Box<dyn Source>> {
+        build(&self.sources, "source", c)
+    }
+
+    /// Builds the sink `c` describes.
+    ///
+    /// # Errors
+    /// As [`Registry::build_source`].
+    pub fn build_sink(&self, c: &ComponentConfig) -> Result<Box<dyn Sink>> {
+        build(&self.sinks, "sink", c)
+    }
+
+    /// Builds the interceptor `c` describes.
+    ///
+    /// # Errors
+    /// As [`Registry::build_source`].
+    pub fn build_interceptor(&self, c: &ComponentConfig) -> Result<Box<dyn Interceptor>> {
+        build(&self.interceptors, "interceptor", c)
+    }
+}
+
+fn build<T: ?Sized>(map: &BTreeMap<String, Factory<T>>, what: &str, c: &ComponentConfig) -> Result<Box<T>> {
+    match map.get(&c.kind) {
+        Some(factory) => factory(c),
+        None => {
+            let known: Vec<&str> = map.keys().map(String::as_str).collect();
+            Err(c.error("type", format!("unknown {what} type {:?}: expected one of {}", c.kind, known.join(", "))))
+        }
+    }
+}
+
+/// A component without keys of its own.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Empty {}

@@ -1,0 +1,263 @@
+//! The sink runner: takes batches, ships them through a sink (or a sink group),
+//! commits on acknowledgement, rolls back and backs off on failure.
+//!
+//! One runner per sink group (a lone sink is a group of one) on its own
+//! thread. The decisions live here, not in sinks: [`crate::sink::Outcome`]
+//! says what happened, the runner decides to commit, split, quarantine or wait.
+
+mod backoff;
+mod group;
+mod options;
+mod rate;
+mod report;
+
+pub use backoff::Backoff;
+pub use group::Member;
+pub use options::{RateLimit, RunnerOptions};
+
+use crate::channel::{Channel, Quarantined, Store};
+use crate::config::Processor;
+use crate::event::{now_ms, Event};
+use crate::sink::{Batch, Outcome};
+use crate::stop::Stop;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long an idle runner sleeps between checks of an empty channel. Puts wake
+/// it at once; this bound only matters if a wake-up is ever missed.
+const IDLE_WAIT: Duration = Duration::from_secs(3600);
+
+/// Why a batch was not delivered.
+#[derive(Debug)]
+struct RetryLater {
+    after: Option<Duration>,
+    reason: String,
+}
+
+/// Drives one sink group.
+pub struct Runner {
+    name: String,
+    channel: Arc<dyn Channel>,
+    members: Vec<Member>,
+    processor: Processor,
+    max_penalty: Duration,
+    options: RunnerOptions,
+    store: Option<Arc<Store>>,
+    stop: Arc<Stop>,
+    rate: rate::Limiter,
+    next_member: usize,
+    attempts: u32,
+    /// Lowered after a 413 so later batches are not refused again.
+    batch_cap: usize,
+    reports: Option<report::Reporter>,
+}
+
+impl Runner {
+    /// A runner for `members` draining `channel`. `store` persists retry state.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        name: String,
+        channel: Arc<dyn Channel>,
+        members: Vec<Member>,
+        processor: Processor,
+        max_penalty: Duration,
+        options: RunnerOptions,
+        store: Option<Arc<Store>>,
+        stop: Arc<Stop>,
+    ) -> Runner {
+        let rate = rate::Limiter::new(options.rate);
+        Runner {
+            name,
+            channel,
+            members,
+            processor,
+            max_penalty,
+            options,
+            store,
+            stop,
+            rate,
+            next_member: 0,
+            attempts: 0,
+            batch_cap: usize::MAX,
+            reports: None,
+        }
+    }
+
+    /// Also tells the upstream, every `interval`, what this channel lost
+    /// (evicted, expired, quarantined), as an event with header `sluice.kind: report`.
+    pub fn with_loss_reports(mut self, interval: Duration) -> Runner {
+        if let Some(store) = &self.store {
+            self.reports = Some(report::Reporter::new(store.clone(), self.channel.name().to_string(), interval));
+        }
+        self
+    }
+
+    /// Runs until the stop token is set; the batch in flight then finishes or rolls back.
+    pub fn run(mut self) {
+        if let Some(wait) = self.resume_backoff() {
+            log::info!("sink {}: resuming backoff of the previous run ({} ms)", self.name, wait.as_millis());
+            self.stop.sleep(wait);
+        }
+        while !self.stop.is_stopped() {
+            self.send_loss_report();
+            let idle = self.reports.as_ref().and_then(report::Reporter::due_in).unwrap_or(IDLE_WAIT);
+            if !self.channel.wait_for_events(idle) {
+                continue;
+            }
+            if self.channel.metrics().size.get() < self.options.max_events as u64
+                && !self.options.linger.is_zero()
+                && self.stop.sleep(self.options.linger)
+            {
+                break;
+            }
+            if let Some(wait) = self.rate.wait() {
+                self.stop.sleep(wait);
+                continue;
+            }
+            match self.channel.take(self.options.max_events.min(self.batch_cap).max(1), self.options.max_bytes) {
+                Ok(Some(taken)) => self.run_batch(taken),
+                Ok(None) => {}
+                Err(e) => {
+                    log::error!("sink {}: take from channel {} failed: {e}", self.name, self.channel.name());
+                    self.stop.sleep(self.options.backoff.delay(1));
+                }
+            }
+        }
+    }
+
+    fn run_batch(&mut self, taken: crate::channel::Taken) {
+        let id = batch_id(&taken.events);
+        let bytes: usize = taken.events.iter().map(Event::size).sum();
+        self.rate.record(bytes);
+        let mut quarantine = Vec::new();
+        match self.deliver(&taken.events, &id, &mut quarantine) {
+            Ok(()) => {
+                let n = taken.events.len();
+                if let Err(e) = self.channel.commit(taken, quarantine) {
+                    log::error!("sink {}: commit of a delivered batch failed ({e}); it will be sent again", self.name);
+                    return;
+                }
+                if self.attempts > 0 {
+                    log::info!("sink {}: delivering again after {} failed attempts", self.name, self.attempts);
+                    self.attempts = 0;
+                    self.save_backoff(0);
+                }
+                log::debug!("sink {}: batch {id} of {n} events committed", self.name);
+            }
+            Err((done, retry)) => {
+                // Keep what was acknowledged: the next attempt resends only the rest.
+                if done > 0 {
+                    if let Err(e) = self.channel.commit_prefix(taken, done, quarantine) {
+                        log::error!(
+                            "sink {}: commit of {done} delivered events failed ({e}); they will be sent again",
+                            self.name
+                        );
+                    }
+                } else {
+                    self.channel.rollback(taken);
+                }
+                self.attempts = self.attempts.saturating_add(1);
+                let wait = retry.after.unwrap_or_else(|| self.options.backoff.delay(self.attempts));
+                log::warn!(
+                    "sink {}: batch {id} not delivered ({}); attempt {}, next in {} ms",
+                    self.name,
+                    retry.reason,
+                    self.attempts,
+                    wait.as_millis()
+                );
+                self.save_backoff(now_ms() + wait.as_millis() as u64);
+                self.stop.sleep(wait);
+            }
+        }
+    }
+
+    /// Ships `events` through the group; splits on 413 and on permanent refusals
+    /// (bisecting to the events the upstream refuses), quarantining only those.
+    ///
+    /// On failure, returns how many leading events were delivered or quarantined.
+    fn deliver(
+        &mut self,
+        events: &[Event],
+        id: &str,
+        quarantine: &mut Vec<Quarantined>,
+    ) -> Result<(), (usize, RetryLater)> {
+        let mut last = RetryLater { after: None, reason: "no sink available".into() };
+        for i in group::order(&mut self.members, self.processor, &mut self.next_member) {
+            let outcome = self.members[i].ship(&Batch { id, events });
+            match outcome {
+                Outcome::Delivered => {
+                    self.members[i].delivered(events);
+                    return Ok(());
+                }
+                Outcome::Retry { after, reason } => {
+                    if self.members.len() > 1 {
+                        self.members[i].penalise(self.max_penalty);
+                    }
+                    last = RetryLater { after, reason: format!("{}: {reason}", self.members[i].name) };
+                }
+                Outcome::TooLarge | Outcome::Permanent { .. } if events.len() > 1 => {
+                    if outcome == Outcome::TooLarge {
+                        // Later batches start at the size that may fit, not at the one refused.
+                        self.batch_cap = self.batch_cap.min(events.len() / 2);
+                    }
+                    let (left, right) = events.split_at(events.len() / 2);
+                    self.deliver(left, &format!("{id}.0"), quarantine)?;
+                    return self
+                        .deliver(right, &format!("{id}.1"), quarantine)
+                        .map_err(|(done, r)| (left.len() + done, r));
+                }
+                Outcome::TooLarge | Outcome::Permanent { .. } => {
+                    let reason = match outcome {
+                        Outcome::Permanent { reason } => reason,
+                        _ => "upstream answered 413 to a single event".into(),
+                    };
+                    self.members[i].quarantined(events.len(), &reason);
+                    quarantine.push(Quarantined {
+                        sink: self.members[i].name.clone(),
+                        events: events.to_vec(),
+                        reason,
+                    });
+                    return Ok(());
+                }
+            }
+        }
+        if let Some(until) = group::earliest_penalty_end(&self.members) {
+            last.after = Some(last.after.map_or(until, |a| a.max(until)));
+        }
+        Err((0, last))
+    }
+
+    fn send_loss_report(&mut self) {
+        let Some(report) = self.reports.as_mut().and_then(report::Reporter::take_due) else { return };
+        let mut quarantine = Vec::new();
+        let events = [report.event.clone()];
+        let delivered = self.attempts == 0
+            && self.deliver(&events, &format!("report-{}", report.event.id), &mut quarantine).is_ok()
+            && quarantine.is_empty();
+        if let Some(reporter) = self.reports.as_mut() {
+            reporter.finish(report, delivered);
+        }
+    }
+
+    fn resume_backoff(&mut self) -> Option<Duration> {
+        let store = self.store.as_ref()?;
+        let (attempts, next_ms) = store.load_retry(&self.name).ok()??;
+        self.attempts = attempts;
+        let wait = next_ms.saturating_sub(now_ms());
+        (wait > 0).then(|| Duration::from_millis(wait).min(self.options.backoff.max))
+    }
+
+    fn save_backoff(&self, next_ms: u64) {
+        if let Some(store) = &self.store {
+            if let Err(e) = store.save_retry(&self.name, self.attempts, next_ms) {
+                log::warn!("sink {}: cannot persist retry state: {e}", self.name);
+            }
+        }
+    }
+}
+
+/// A batch id that is the same every time these events are sent: the first
+/// event's id and the count, so a restart re-sends the same `X-Sluice-Batch`.
+fn batch_id(events: &[Event]) -> String {
+    events.first().map_or_else(String::new, |e| format!("{}-{}", e.id, events.len()))
+}

@@ -1,0 +1,124 @@
+//! Sources: where events enter. Each runs on its own thread (or the agent's
+//! executor) and hands batches to [`Output::deliver`], which runs interceptors,
+//! routes by the selector and puts into the channels.
+
+pub mod http;
+pub mod stdin;
+
+use crate::channel::{Channel, PutError};
+use crate::error::{Error, ErrorKind};
+use crate::event::Event;
+use crate::interceptor::Interceptor;
+use crate::metrics::SourceMetrics;
+use crate::selector::Selector;
+use crate::stop::Stop;
+use std::sync::Arc;
+
+/// A running source. `run` blocks until `ctx.stop` is set or input ends.
+pub trait Source: Send + 'static {
+    /// Acquires what the source needs before the agent reports it started
+    /// (binds its socket, opens its files), so such errors fail the start.
+    ///
+    /// # Errors
+    /// The resource cannot be had.
+    fn prepare(&mut self) -> crate::Result<()> {
+        Ok(())
+    }
+
+    /// Reads input and delivers it until stopped.
+    ///
+    /// # Errors
+    /// A failure that ends the source (the agent logs it and keeps the others running).
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::Result<()>;
+}
+
+/// What a source needs at run time.
+#[derive(Clone)]
+pub struct SourceContext {
+    /// The source's name.
+    pub name: String,
+    /// Where its events go.
+    pub output: Arc<Output>,
+    /// Set at shutdown.
+    pub stop: Arc<Stop>,
+    /// The agent's executor, for async I/O.
+    pub executor: Arc<smol::Executor<'static>>,
+}
+
+/// Interceptors, selector and channels of one source.
+pub struct Output {
+    interceptors: Vec<Box<dyn Interceptor>>,
+    selector: Selector,
+    channels: Vec<Arc<dyn Channel>>,
+    metrics: Arc<SourceMetrics>,
+}
+
+impl Output {
+    /// An output putting into `channels` (those the selector names must be among them).
+    pub fn new(
+        interceptors: Vec<Box<dyn Interceptor>>,
+        selector: Selector,
+        channels: Vec<Arc<dyn Channel>>,
+        metrics: Arc<SourceMetrics>,
+    ) -> Output {
+        Output { interceptors, selector, channels, metrics }
+    }
+
+    /// The source's counters.
+    pub fn metrics(&self) -> &Arc<SourceMetrics> {
+        &self.metrics
+    }
+
+    /// Intercepts, routes and puts `events`; blocks on storage. `Ok` means every
+    /// event is committed in every channel it was routed to.
+    ///
+    /// # Errors
+    /// The batch comes back (as it was given) when a channel refused it.
+    /// With several channels a refusal can follow a success in another channel;
+    /// a client that retries then causes a duplicate there, never a loss.
+    pub fn deliver(&self, events: Vec<Event>) -> Result<(), PutError> {
+        let n = events.len() as u64;
+        self.metrics.received.add(n);
+        let original =
+            if self.channels.len() > 1 || !self.interceptors.is_empty() { Some(events.clone()) } else { None };
+        let mut events = events;
+        for i in &self.interceptors {
+            events = i.intercept(events);
+        }
+        self.metrics.filtered.add(n - events.len() as u64);
+        let mut routed: Vec<Vec<Event>> = vec![Vec::new(); self.channels.len()];
+        for e in events {
+            let names = self.selector.route(&e);
+            if names.is_empty() {
+                self.metrics.filtered.add(1);
+            }
+            for (slot, channel) in self.channels.iter().enumerate() {
+                if names.iter().any(|n| n == channel.name()) {
+                    routed[slot].push(e.clone());
+                }
+            }
+        }
+        for (slot, batch) in routed.into_iter().enumerate() {
+            let Some(channel) = self.channels.get(slot) else { continue };
+            let count = batch.len() as u64;
+            if let Err(refused) = channel.put(batch) {
+                self.metrics.rejected.add(count);
+                let events = original.unwrap_or(refused.events);
+                return Err(PutError::new(refused.error, events));
+            }
+        }
+        self.metrics.accepted.add(n);
+        Ok(())
+    }
+}
+
+impl From<PutError> for std::io::Error {
+    fn from(e: PutError) -> Self {
+        std::io::Error::other(e.error.to_string())
+    }
+}
+
+/// An error for a source that lost its input.
+pub fn closed(what: &str) -> Error {
+    Error::new(ErrorKind::Closed, what.to_string())
+}

@@ -1,0 +1,153 @@
+//! The `http` source: Flume HTTPSource-compatible intake (DESIGN §5).
+//!
+//! `POST` a flume_json array (`application/json`, also `text/plain` from
+//! `navigator.sendBeacon`) or NDJSON (`application/x-ndjson`), optionally gzip.
+//! The reply is 200 only after the channel committed; 400 with a reason for
+//! malformed input (nothing of that request is accepted); 413 over `max_body`;
+//! 503 when the channel is full; 401 without the configured bearer token.
+
+use super::{Source, SourceContext};
+use crate::config::ComponentConfig;
+use crate::decode::{decode_request, DecodeLimits};
+use crate::error::{Error, ErrorKind, Result};
+use crate::http_server::{serve, Handler, Limits, Request, Response};
+use crate::registry::Registry;
+use crate::units::ByteSize;
+use serde::Deserialize;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+/// `[sources.NAME]` keys of `type = "http"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSourceConfig {
+    /// Address to bind (default `127.0.0.1:5140`: loopback unless told otherwise).
+    pub listen: Option<String>,
+    /// Largest request body accepted (default 16MiB).
+    pub max_body: Option<ByteSize>,
+    /// Largest body after gunzip (default 64MiB).
+    pub max_inflated: Option<ByteSize>,
+    /// Most events in one request (default 100000).
+    pub max_events: Option<usize>,
+    /// Require `Authorization: Bearer <token>`.
+    pub bearer_token: Option<String>,
+}
+
+/// The `http` source.
+pub struct HttpSource {
+    addr: SocketAddr,
+    listener: Option<TcpListener>,
+    limits: Limits,
+    decode: DecodeLimits,
+    bearer: Option<String>,
+}
+
+/// Registers `type = "http"`.
+pub(crate) fn register(r: &mut Registry) {
+    r.register_source("http", |c| Ok(Box::new(c.parse::<HttpSourceConfig>()?.build(c)?)));
+}
+
+impl HttpSourceConfig {
+    /// Checks the config and builds the source (nothing is bound yet).
+    ///
+    /// # Errors
+    /// An address that does not parse.
+    pub fn build(&self, c: &ComponentConfig) -> Result<HttpSource> {
+        let text = self.listen.as_deref().unwrap_or("127.0.0.1:5140");
+        let addr = text
+            .parse()
+            .map_err(|_| c.error("listen", format!("{text:?} is not an address like \"127.0.0.1:5140\"")))?;
+        let mut limits = Limits::default();
+        if let Some(b) = self.max_body {
+            limits.max_body = b.0 as usize;
+        }
+        let mut decode = DecodeLimits::default();
+        if let Some(b) = self.max_inflated {
+            decode.max_inflated = b.0 as usize;
+        }
+        if let Some(n) = self.max_events {
+            decode.max_events = n;
+        }
+        Ok(HttpSource { addr, listener: None, limits, decode, bearer: self.bearer_token.clone() })
+    }
+}
+
+impl Source for HttpSource {
+    fn prepare(&mut self) -> Result<()> {
+        let listener = TcpListener::bind(self.addr)
+            .map_err(|e| Error::new(ErrorKind::Io, format!("http source: cannot listen on {}: {e}", self.addr)))?;
+        listener.set_nonblocking(true)?;
+        self.listener = Some(listener);
+        Ok(())
+    }
+
+    fn run(mut self: Box<Self>, ctx: SourceContext) -> Result<()> {
+        if self.listener.is_none() {
+            self.prepare()?;
+        }
+        let listener = self.listener.take().ok_or_else(|| Error::new(ErrorKind::Io, "http source: not bound"))?;
+        let listener = smol::net::TcpListener::try_from(listener)?;
+        log::info!("source {}: listening on http://{}", ctx.name, self.addr);
+        let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
+        let stop = ctx.stop.clone();
+        std::thread::Builder::new().name("sluice-http-stop".into()).spawn(move || {
+            while !stop.sleep(std::time::Duration::from_secs(3600)) {}
+            drop(stop_tx);
+        })?;
+        let handler = handler(ctx.clone(), self.decode.clone(), self.bearer.clone());
+        smol::block_on(serve(ctx.executor.clone(), listener, self.limits.clone(), handler, stop_rx));
+        Ok(())
+    }
+}
+
+fn handler(ctx: SourceContext, limits: DecodeLimits, bearer: Option<String>) -> Handler {
+    let shared = Arc::new((ctx, limits, bearer));
+    Arc::new(move |request: Request| {
+        let shared = shared.clone();
+        Box::pin(async move {
+            let (ctx, limits, bearer) = &*shared;
+            handle(ctx, limits, bearer.as_deref(), request).await
+        })
+    })
+}
+
+async fn handle(ctx: &SourceContext, limits: &DecodeLimits, bearer: Option<&str>, request: Request) -> Response {
+    if request.method == "GET" && request.path == "/health" {
+        return Response::text(200, "ok\n");
+    }
+    if request.method != "POST" {
+        return Response::text(405, "only POST is accepted\n").with_header("Allow", "POST");
+    }
+    if let Some(token) = bearer {
+        let given = request.header("authorization").and_then(|v| v.strip_prefix("Bearer "));
+        if given != Some(token) {
+            return Response::text(401, "missing or wrong bearer token\n").with_header("WWW-Authenticate", "Bearer");
+        }
+    }
+    let events =
+        match decode_request(request.header("content-type"), request.header("content-encoding"), &request.body, limits)
+        {
+            Ok(events) => events,
+            Err(e) => {
+                ctx.output.metrics().rejected.add(1);
+                log::warn!("source {}: bad request from {}: {e}", ctx.name, request.peer);
+                return Response::text(400, format!("bad request: {e}\n"));
+            }
+        };
+    if events.is_empty() {
+        return Response::text(200, "accepted 0 events\n");
+    }
+    let n = events.len();
+    let output = ctx.output.clone();
+    match smol::unblock(move || output.deliver(events)).await {
+        Ok(()) => Response::text(200, format!("accepted {n} events\n")),
+        Err(refused) if refused.is_full() => {
+            Response::text(503, format!("channel full, retry later: {}\n", refused.error))
+                .with_header("Retry-After", "1")
+        }
+        Err(refused) => {
+            log::error!("source {}: put failed: {}", ctx.name, refused.error);
+            Response::text(500, format!("storage error: {}\n", refused.error))
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The `stdin` source: one event per line of standard input.
+//!
+//! Lines are gathered into batches of up to `batch_size` or whatever arrived
+//! within `batch_timeout`, then put in one transaction. When the channel is
+//! full the source stops reading (back pressure reaches the writer's pipe).
+
+use super::{Source, SourceContext};
+use crate::event::Event;
+use crate::units::Span;
+use serde::Deserialize;
+use std::io::BufRead;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// `[sources.NAME]` keys of `type = "stdin"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StdinConfig {
+    /// Most lines per put (default 1000).
+    pub batch_size: Option<usize>,
+    /// Longest wait to fill a batch (default 50ms).
+    pub batch_timeout: Option<Span>,
+    /// Longest line kept; longer lines are cut (default 1MiB).
+    pub max_line_length: Option<crate::units::ByteSize>,
+}
+
+/// The running source.
+pub struct StdinSource {
+    batch_size: usize,
+    batch_timeout: Duration,
+    max_line: usize,
+}
+
+impl StdinConfig {
+    /// Builds the source.
+    pub fn build(&self) -> StdinSource {
+        StdinSource {
+            batch_size: self.batch_size.unwrap_or(1000).max(1),
+            batch_timeout: self.batch_timeout.map_or(Duration::from_millis(50), |s| s.0),
+            max_line: self.max_line_length.map_or(1 << 20, |b| b.0 as usize),
+        }
+    }
+}
+
+impl Source for StdinSource {
+    fn run(self: Box<Self>, ctx: SourceContext) -> crate::Result<()> {
+        // A reader thread turns the blocking stdin into a channel we can wait on with a timeout.
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(self.batch_size * 2);
+        let max_line = self.max_line;
+        std::thread::Builder::new().name("sluice-stdin".into()).spawn(move || {
+            let mut stdin = std::io::stdin().lock();
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match stdin.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                            line.pop();
+                        }
+                        line.truncate(max_line);
+                        if tx.send(line.clone()).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        })?;
+        let mut batch = Vec::new();
+        let mut open = true;
+        while open && !ctx.stop.is_stopped() {
+            match rx.recv_timeout(if batch.is_empty() { Duration::from_millis(500) } else { self.batch_timeout }) {
+                Ok(line) => {
+                    batch.push(Event::new(line));
+                    if batch.len() < self.batch_size {
+                        continue;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => open = false,
+            }
+            while !batch.is_empty() {
+                match ctx.output.deliver(std::mem::take(&mut batch)) {
+                    Ok(()) => {}
+                    Err(refused) if ctx.stop.is_stopped() => {
+                        log::warn!(
+                            "source {}: {} lines not accepted at shutdown: {}",
+                            ctx.name,
+                            refused.events.len(),
+                            refused.error
+                        );
+                    }
+                    Err(refused) => {
+                        log::warn!(
+                            "source {}: {}; holding {} lines and retrying",
+                            ctx.name,
+                            refused.error,
+                            refused.events.len()
+                        );
+                        batch = refused.events;
+                        ctx.stop.sleep(Duration::from_millis(200));
+                    }
+                }
+            }
+        }
+        log::info!("source {}: end of input", ctx.name);
+        Ok(())
+    }
+}

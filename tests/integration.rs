@@ -1,0 +1,10 @@
+//! Integration tests: the real `sluice` binary (and the core) against real peers on loopback.
+
+// Malformed configs and hostile HTTP requests: clear errors, nothing accepted, no crash.
+mod bad_input;
+// A child process killed with SIGKILL mid put/take, 50 times: nothing committed is lost.
+mod crash;
+// http source -> SQLite -> http sink with the agent killed half way: zero loss.
+mod e2e;
+// The sink runner against an upstream that fails, throttles, drops and refuses.
+mod sink_runner;

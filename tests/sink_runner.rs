@@ -1,0 +1,125 @@
+use sluice_tests::receiver::{Receiver, Reply};
+use sluice_tests::{free_port, post, sluice, wait_until, write, Agent};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// An upstream that is down for 3 s (503), then throttles once (429 with
+/// `Retry-After: 1`), drops a connection once, and from then on refuses batches
+/// over 40 events (413) and batches holding a marked event (400).
+fn hostile() -> Receiver {
+    let started = Instant::now();
+    let after_outage = AtomicUsize::new(0);
+    Receiver::scripted(move |req, _| {
+        let events = req.flume_events();
+        if started.elapsed() < Duration::from_secs(3) {
+            return Reply::Status(503, vec![], "down for maintenance".into());
+        }
+        match after_outage.fetch_add(1, Ordering::SeqCst) {
+            0 => return Reply::Status(429, vec![("Retry-After".into(), "1".into())], "slow down".into()),
+            1 => return Reply::Drop,
+            _ => {}
+        }
+        if events.len() > 40 {
+            return Reply::Status(413, vec![], "too big".into());
+        }
+        if events.iter().any(|e| e["headers"]["bad"] == "yes") {
+            return Reply::Status(400, vec![], "event rejected: field bad".into());
+        }
+        Reply::Status(200, vec![], "ok".into())
+    })
+}
+
+#[test]
+fn every_event_arrives_or_is_quarantined_with_its_reason() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let receiver = hostile();
+    let port = free_port();
+    let data = dir.path().join("data");
+    let config = write(
+        dir.path(),
+        "agent.toml",
+        &format!(
+            "[agent]\ndata_dir = \"{}\"\nreport_interval = \"1s\"\n[channels.main]\ntype = \"sqlite\"\n[sources.in]\ntype = \"http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
+             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{}\"\nbatch = {{ max_events = 200, linger = \"10ms\" }}\nretry = {{ initial = \"200ms\", max = \"2s\" }}\n",
+            data.display(),
+            receiver.url()
+        ),
+    );
+    let mut agent = Agent::start(&config, &dir.path().join("agent.log"));
+    let addr = format!("127.0.0.1:{port}");
+    assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok()));
+    let bad: Vec<usize> = vec![17, 230, 231, 499];
+    let events: Vec<String> = (0..500)
+        .map(|i| {
+            let mark = if bad.contains(&i) { ",\"bad\":\"yes\"" } else { "" };
+            format!("{{\"headers\":{{\"seq\":\"{i}\"{mark}}},\"body\":\"event {i}\"}}")
+        })
+        .collect();
+    let (status, reply) = post(&addr, "/", "application/json", &[], format!("[{}]", events.join(",")).as_bytes())
+        .unwrap_or_else(|e| panic!("post: {e}"));
+    assert_eq!(status, 200, "{reply}");
+
+    // While the upstream is down (3 s), backoff keeps the request rate low.
+    std::thread::sleep(Duration::from_secs(3));
+    let during_outage = receiver.requests();
+    assert!((2..=8).contains(&during_outage), "{during_outage} requests in a 3 s outage: a busy loop, or no retry");
+
+    let is_report = |e: &serde_json::Value| e["headers"]["sluice.kind"] == "report";
+    let arrived = || receiver.events().iter().filter(|e| e["headers"]["bad"] != "yes" && !is_report(e)).count();
+    if !wait_until(Duration::from_secs(60), || arrived() >= 496) {
+        let log = std::fs::read_to_string(dir.path().join("agent.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        panic!(
+            "only {} of 496 good events arrived; agent log ends:\n{}",
+            arrived(),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for e in receiver.events().into_iter().filter(|e| !is_report(e)) {
+        assert!(e["headers"]["id"].as_str().is_some_and(|id| id.len() == 26), "event without id: {e}");
+        *counts.entry(e["headers"]["seq"].as_str().unwrap_or("").to_string()).or_default() += 1;
+    }
+    assert_eq!(counts.len(), 496, "good events arrived, bad ones did not");
+
+    // The upstream is told what it will never get: a loss report with the 4 quarantined events.
+    let reported = || -> u64 {
+        let reports: Vec<serde_json::Value> = receiver.events().into_iter().filter(is_report).collect();
+        reports
+            .iter()
+            .filter_map(|r| r["body"].as_str().and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok()))
+            .flat_map(|b| b["losses"].as_array().cloned().unwrap_or_default())
+            .filter(|l| l["reason"] == "quarantined")
+            .filter_map(|l| l["events"].as_u64())
+            .sum()
+    };
+    assert!(wait_until(Duration::from_secs(10), || reported() == 4), "loss report says {} quarantined", reported());
+    assert!(counts.values().all(|c| *c == 1), "no duplicates without a retried batch");
+
+    // The 429's Retry-After is honoured: the next request comes at least a second later.
+    let log = receiver.log.lock().map(|l| l.clone()).unwrap_or_default();
+    let first_after_outage =
+        log.iter().position(|r| r.at.duration_since(log[0].at) >= Duration::from_secs(3) - Duration::from_millis(300));
+    if let Some(i) = first_after_outage.filter(|i| i + 1 < log.len()) {
+        let gap = log[i + 1].at.duration_since(log[i].at);
+        assert!(gap >= Duration::from_millis(950), "request {} came {gap:?} after a 429 with Retry-After: 1", i + 1);
+    }
+    // Batch ids: the same events retried carry the same X-Sluice-Batch.
+    assert!(log.iter().all(|r| r.headers.contains_key("x-sluice-batch")
+        && r.headers.get("user-agent").is_some_and(|u| u.starts_with("sluice/"))));
+
+    assert_eq!(agent.terminate(), Some(0));
+    let out =
+        sluice(&["quarantine", "list", &data.to_string_lossy(), "--json"]).output().unwrap_or_else(|e| panic!("{e}"));
+    let list: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("quarantine json: {e}"));
+    let quarantined: u64 = list.as_array().map(|a| a.iter().filter_map(|q| q["events"].as_u64()).sum()).unwrap_or(0);
+    assert_eq!(quarantined, 4, "the 4 marked events are quarantined: {list}");
+    assert!(
+        list.as_array().is_some_and(|a| a
+            .iter()
+            .all(|q| q["reason"].as_str().is_some_and(|r| r.contains("400") && r.contains("field bad")))),
+        "{list}"
+    );
+}
