@@ -6,5 +6,7 @@ mod bad_input;
 mod crash;
 // http source -> SQLite -> http sink with the agent killed half way: zero loss.
 mod e2e;
+// /metrics and /metrics.json, and back pressure from a full channel.
+mod metrics;
 // The sink runner against an upstream that fails, throttles, drops and refuses.
 mod sink_runner;

@@ -187,6 +187,10 @@ impl Agent {
         }
         let deadline = Instant::now() + timeout;
         while self.running.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            // Again and again: a runner may have read its wake-up generation just after the first one.
+            for c in &self.channels {
+                c.wake();
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         self.running.load(Ordering::SeqCst) == 0

@@ -140,7 +140,7 @@ struct RegexFilterConfig {
 impl RegexFilterConfig {
     fn build(self, c: &ComponentConfig) -> Result<RegexFilterInterceptor> {
         let regex =
-            regex::bytes::Regex::new(&self.pattern).map_err(|e| c.error("pattern", format!("invalid regex: {e}")))?;
+            regex_lite::Regex::new(&self.pattern).map_err(|e| c.error("pattern", format!("invalid regex: {e}")))?;
         Ok(RegexFilterInterceptor { regex, exclude: self.exclude })
     }
 }
@@ -148,13 +148,14 @@ impl RegexFilterConfig {
 /// `regex_filter`: keeps events whose body matches (or, with `exclude`, does not).
 #[derive(Debug)]
 pub struct RegexFilterInterceptor {
-    regex: regex::bytes::Regex,
+    regex: regex_lite::Regex,
     exclude: bool,
 }
 
 impl Interceptor for RegexFilterInterceptor {
     fn intercept(&self, mut events: Vec<Event>) -> Vec<Event> {
-        events.retain(|e| self.regex.is_match(&e.body) != self.exclude);
+        // Bodies are matched as text; bytes that are not UTF-8 match as U+FFFD.
+        events.retain(|e| self.regex.is_match(&String::from_utf8_lossy(&e.body)) != self.exclude);
         events
     }
 }
@@ -167,7 +168,7 @@ mod tests {
     fn builtins_change_and_filter() {
         let events = vec![Event::new("DEBUG x"), Event::new("INFO y").with_header("host", "kept")];
         let filter = RegexFilterInterceptor {
-            regex: regex::bytes::Regex::new("DEBUG").unwrap_or_else(|_| unreachable!()),
+            regex: regex_lite::Regex::new("DEBUG").unwrap_or_else(|_| unreachable!()),
             exclude: true,
         };
         let events = filter.intercept(events);

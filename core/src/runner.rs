@@ -134,7 +134,15 @@ impl Runner {
             Ok(()) => {
                 let n = taken.events.len();
                 if let Err(e) = self.channel.commit(taken, quarantine) {
-                    log::error!("sink {}: commit of a delivered batch failed ({e}); it will be sent again", self.name);
+                    // Back off like a failed upload: retrying at once would resend at full speed.
+                    self.attempts = self.attempts.saturating_add(1);
+                    let wait = self.options.backoff.delay(self.attempts);
+                    log::error!(
+                        "sink {}: commit of a delivered batch failed ({e}); it will be sent again in {} ms",
+                        self.name,
+                        wait.as_millis()
+                    );
+                    self.stop.sleep(wait);
                     return;
                 }
                 if self.attempts > 0 {
@@ -157,7 +165,9 @@ impl Runner {
                     self.channel.rollback(taken);
                 }
                 self.attempts = self.attempts.saturating_add(1);
-                let wait = retry.after.unwrap_or_else(|| self.options.backoff.delay(self.attempts));
+                // Retry-After is a floor, not a replacement: `Retry-After: 0` must not make a busy loop.
+                let backoff = self.options.backoff.delay(self.attempts);
+                let wait = retry.after.map_or(backoff, |after| after.max(backoff));
                 log::warn!(
                     "sink {}: batch {id} not delivered ({}); attempt {}, next in {} ms",
                     self.name,

@@ -85,7 +85,7 @@ impl Output {
         for i in &self.interceptors {
             events = i.intercept(events);
         }
-        self.metrics.filtered.add(n - events.len() as u64);
+        self.metrics.filtered.add(n.saturating_sub(events.len() as u64));
         let mut routed: Vec<Vec<Event>> = vec![Vec::new(); self.channels.len()];
         for e in events {
             let names = self.selector.route(&e);

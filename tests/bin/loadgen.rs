@@ -25,13 +25,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::thread::spawn(move || send_range(&addr, range, batch))
         })
         .collect();
-    let mut retries = 0;
+    let (mut retries, mut bytes) = (0, 0);
     for w in workers {
-        retries += w.join().map_err(|_| "worker panicked")??;
+        let (r, b) = w.join().map_err(|_| "worker panicked")??;
+        retries += r;
+        bytes += b;
     }
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "{{\"events\":{total},\"seconds\":{secs:.3},\"events_per_second\":{:.0},\"retried_requests\":{retries}}}",
+        "{{\"events\":{total},\"seconds\":{secs:.3},\"events_per_second\":{:.0},\"retried_requests\":{retries},\"bytes\":{bytes}}}",
         total as f64 / secs
     );
     Ok(())
@@ -72,15 +74,20 @@ fn body(range: std::ops::Range<usize>) -> Vec<u8> {
     format!("[{}]", events.join(",")).into_bytes()
 }
 
-fn send_range(addr: &str, range: std::ops::Range<usize>, batch: usize) -> Result<usize, String> {
+/// Sends the events of `range`; returns (retried requests, body bytes accepted).
+fn send_range(addr: &str, range: std::ops::Range<usize>, batch: usize) -> Result<(usize, usize), String> {
     let mut retries = 0;
+    let mut bytes = 0;
     let mut start = range.start;
     let mut conn: Option<TcpStream> = None;
     while start < range.end {
         let end = (start + batch).min(range.end);
         let payload = body(start..end);
         match request(&mut conn, addr, &payload) {
-            Ok(200) => start = end,
+            Ok(200) => {
+                start = end;
+                bytes += payload.len();
+            }
             Ok(_) | Err(_) => {
                 retries += 1;
                 conn = None;
@@ -88,7 +95,7 @@ fn send_range(addr: &str, range: std::ops::Range<usize>, batch: usize) -> Result
             }
         }
     }
-    Ok(retries)
+    Ok((retries, bytes))
 }
 
 fn request(conn: &mut Option<TcpStream>, addr: &str, payload: &[u8]) -> std::io::Result<u16> {

@@ -112,7 +112,18 @@ impl MemoryChannel {
 fn evict(inner: &Inner, q: &mut Queues, events: &[Event], n: u64, bytes: u64) -> bool {
     let cap = &inner.capacity;
     let ceiling = events.iter().map(|e| e.priority).max().unwrap_or_default();
-    for priority in [Priority::Low, Priority::Normal].into_iter().filter(|p| *p <= ceiling) {
+    let victims = [Priority::Low, Priority::Normal].into_iter().filter(|p| *p <= ceiling);
+    // Evict only if evicting everything allowed would make room: never for nothing.
+    let (mut free_events, mut free_bytes) = (0u64, 0u64);
+    for p in victims.clone() {
+        free_events += q.usage.events[p as usize];
+        free_bytes += q.usage.bytes[p as usize];
+    }
+    let after = (q.usage.total_events().saturating_sub(free_events), q.usage.total_bytes().saturating_sub(free_bytes));
+    if after.0 + n > cap.max_events || after.1 + bytes > cap.max_bytes {
+        return false;
+    }
+    for priority in victims {
         while !q.usage.fits(cap, n, bytes) {
             let Some((_, old)) = q.by_priority[priority as usize].pop_front() else { break };
             q.usage.sub(priority, 1, old.size() as u64);
@@ -206,5 +217,28 @@ impl Channel for MemoryChannel {
 
     fn metrics(&self) -> &Arc<ChannelMetrics> {
         &self.inner.metrics
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_evicts_for_a_put_that_cannot_fit() -> Result<()> {
+        let cap = Capacity { max_events: 4, on_full: OnFull::DropOldest, ..Capacity::default() };
+        let channel = MemoryChannel::new("m", cap);
+        channel
+            .put(vec![Event::new("l1").with_priority(Priority::Low), Event::new("h1").with_priority(Priority::High)])?;
+        channel.put(vec![
+            Event::new("h2").with_priority(Priority::High),
+            Event::new("h3").with_priority(Priority::High),
+        ])?;
+        let big: Vec<Event> = (0..4).map(|_| Event::new("n")).collect();
+        assert!(channel.put(big).is_err(), "3 high events leave no room for 4");
+        assert_eq!(channel.metrics().evicted.get(), 0, "the low event was not evicted for nothing");
+        channel.put(vec![Event::new("n")])?;
+        assert_eq!(channel.metrics().evicted.get(), 1);
+        Ok(())
     }
 }

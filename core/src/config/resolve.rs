@@ -156,7 +156,14 @@ fn resolve_agent(raw: &RawConfig, file: &Location) -> Result<AgentSpec> {
         data_dir: agent.and_then(|a| a.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./sluice-data")),
         metrics_listen,
         drain_timeout: agent.and_then(|a| a.drain_timeout).map_or(Duration::from_secs(10), |s| s.0),
-        report_interval: agent.and_then(|a| a.report_interval).map_or(Duration::from_secs(60), |s| s.0),
+        report_interval: match agent.and_then(|a| a.report_interval) {
+            Some(s) if s.0.is_zero() => {
+                return Err(file
+                    .error(&file.key_span(&span, "report_interval"), "agent.report_interval: must be greater than 0"));
+            }
+            Some(s) => s.0,
+            None => Duration::from_secs(60),
+        },
     })
 }
 
@@ -212,6 +219,9 @@ fn resolve_channel(name: &str, table: &Spanned<toml::Table>, file: &Location) ->
         block_timeout: raw.block_timeout.map_or(defaults.block_timeout, |s| s.0),
         max_age: raw.max_age.map(|s| s.0),
     };
+    if in_memory && capacity.max_age.is_some() {
+        return Err(c.error("max_age", "is not supported by memory channels"));
+    }
     if capacity.max_events == 0 || capacity.max_bytes == 0 {
         return Err(
             c.error(if capacity.max_events == 0 { "max_events" } else { "max_bytes" }, "must be greater than 0")

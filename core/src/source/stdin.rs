@@ -10,7 +10,7 @@ use crate::units::Span;
 use serde::Deserialize;
 use std::io::BufRead;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// `[sources.NAME]` keys of `type = "stdin"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,6 +42,33 @@ impl StdinConfig {
     }
 }
 
+/// Puts `batch`, holding it and retrying while the channel is full; at shutdown one try.
+fn deliver_until_accepted(ctx: &SourceContext, batch: &mut Vec<Event>) {
+    while !batch.is_empty() {
+        match ctx.output.deliver(std::mem::take(batch)) {
+            Ok(()) => {}
+            Err(refused) if ctx.stop.is_stopped() => {
+                log::warn!(
+                    "source {}: {} lines not accepted at shutdown: {}",
+                    ctx.name,
+                    refused.events.len(),
+                    refused.error
+                );
+            }
+            Err(refused) => {
+                log::warn!(
+                    "source {}: {}; holding {} lines and retrying",
+                    ctx.name,
+                    refused.error,
+                    refused.events.len()
+                );
+                *batch = refused.events;
+                ctx.stop.sleep(Duration::from_millis(200));
+            }
+        }
+    }
+}
+
 impl Source for StdinSource {
     fn run(self: Box<Self>, ctx: SourceContext) -> crate::Result<()> {
         // A reader thread turns the blocking stdin into a channel we can wait on with a timeout.
@@ -67,40 +94,30 @@ impl Source for StdinSource {
             }
         })?;
         let mut batch = Vec::new();
-        let mut open = true;
-        while open && !ctx.stop.is_stopped() {
-            match rx.recv_timeout(if batch.is_empty() { Duration::from_millis(500) } else { self.batch_timeout }) {
+        // When the current batch must go, counted from its first line.
+        let mut deadline: Option<Instant> = None;
+        loop {
+            let received = match deadline {
+                // Nothing pending: block without waking up (phones and boards pay for wake-ups).
+                None => rx.recv().map_err(|_| mpsc::RecvTimeoutError::Disconnected),
+                Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+            };
+            let open = match received {
                 Ok(line) => {
+                    deadline.get_or_insert_with(|| Instant::now() + self.batch_timeout);
                     batch.push(Event::new(line));
-                    if batch.len() < self.batch_size {
+                    if batch.len() < self.batch_size && !ctx.stop.is_stopped() {
                         continue;
                     }
+                    true
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => open = false,
-            }
-            while !batch.is_empty() {
-                match ctx.output.deliver(std::mem::take(&mut batch)) {
-                    Ok(()) => {}
-                    Err(refused) if ctx.stop.is_stopped() => {
-                        log::warn!(
-                            "source {}: {} lines not accepted at shutdown: {}",
-                            ctx.name,
-                            refused.events.len(),
-                            refused.error
-                        );
-                    }
-                    Err(refused) => {
-                        log::warn!(
-                            "source {}: {}; holding {} lines and retrying",
-                            ctx.name,
-                            refused.error,
-                            refused.events.len()
-                        );
-                        batch = refused.events;
-                        ctx.stop.sleep(Duration::from_millis(200));
-                    }
-                }
+                Err(mpsc::RecvTimeoutError::Timeout) => true,
+                Err(mpsc::RecvTimeoutError::Disconnected) => false,
+            };
+            deliver_until_accepted(&ctx, &mut batch);
+            deadline = None;
+            if !open || ctx.stop.is_stopped() {
+                break;
             }
         }
         log::info!("source {}: end of input", ctx.name);

@@ -32,6 +32,13 @@ pub(crate) struct LeasedRow {
     pub bytes: u64,
 }
 
+/// A take being assembled.
+struct TakeBatch {
+    events: Vec<Event>,
+    leased: Vec<LeasedRow>,
+    bytes: usize,
+}
+
 /// How often `max_age` is checked at most.
 const EXPIRY_CHECK_MS: u64 = 1000;
 
@@ -110,38 +117,61 @@ impl ChannelIndex {
         max_events: usize,
         max_bytes: usize,
     ) -> Result<(Vec<Event>, Vec<LeasedRow>)> {
-        let mut events = Vec::new();
-        let mut leased = Vec::new();
-        let mut bytes = 0usize;
-        'priorities: for priority in Priority::ALL.into_iter().rev() {
-            let candidates: Vec<(i64, RowMeta)> =
-                self.rows[priority as usize].iter().filter(|(_, m)| !m.leased).map(|(s, m)| (*s, *m)).collect();
+        let mut batch = TakeBatch { events: Vec::new(), leased: Vec::new(), bytes: 0 };
+        let result = self.fill(conn, &mut batch, max_events, max_bytes);
+        if let Err(e) = result {
+            // Rows leased before the failure must not stay leased for the rest of the run.
+            self.unlease(&batch.leased);
+            return Err(e);
+        }
+        Ok((batch.events, batch.leased))
+    }
+
+    fn fill(&mut self, conn: &Connection, batch: &mut TakeBatch, max_events: usize, max_bytes: usize) -> Result<()> {
+        for priority in Priority::ALL.into_iter().rev() {
+            // Only as many rows as could fill the batch, not the whole backlog.
+            let mut wanted = max_events.saturating_sub(batch.events.len());
+            let candidates: Vec<(i64, RowMeta)> = self.rows[priority as usize]
+                .iter()
+                .filter(|(_, m)| !m.leased)
+                .take_while(|(_, m)| {
+                    let more = wanted > 0;
+                    wanted = wanted.saturating_sub((m.n - m.skip) as usize);
+                    more
+                })
+                .map(|(s, m)| (*s, *m))
+                .collect();
             for (seq, meta) in candidates {
-                if events.len() >= max_events || bytes >= max_bytes {
-                    break 'priorities;
+                if batch.events.len() >= max_events || batch.bytes >= max_bytes {
+                    return Ok(());
                 }
                 let Some(mut stored) = read_row(conn, self, priority, seq, meta)? else { continue };
-                let mut taken = 0u32;
-                let mut taken_bytes = 0u64;
+                let remaining = stored.len().saturating_sub(meta.skip as usize);
+                let (mut taken, mut taken_bytes) = (0u32, 0u64);
                 for event in stored.drain(meta.skip as usize..) {
                     let size = event.size();
-                    if events.len() >= max_events || (!events.is_empty() && bytes + size > max_bytes) {
+                    if batch.events.len() >= max_events || (!batch.events.is_empty() && batch.bytes + size > max_bytes)
+                    {
                         break;
                     }
-                    bytes += size;
+                    batch.bytes += size;
                     taken += 1;
                     taken_bytes += size as u64;
-                    events.push(event);
+                    batch.events.push(event);
                 }
                 if taken > 0 {
                     if let Some(m) = self.rows[priority as usize].get_mut(&seq) {
                         m.leased = true;
                     }
-                    leased.push(LeasedRow { priority, seq, taken, bytes: taken_bytes });
+                    batch.leased.push(LeasedRow { priority, seq, taken, bytes: taken_bytes });
+                }
+                if (taken as usize) < remaining {
+                    // The rest of this row comes first next time: later rows must wait (FIFO).
+                    return Ok(());
                 }
             }
         }
-        Ok((events, leased))
+        Ok(())
     }
 
     /// Expires rows older than `max_age` (not leased), at most once a second.
@@ -199,6 +229,8 @@ pub(super) fn read_row(
         conn.prepare_cached("SELECT data FROM rows WHERE seq = ?1")?.query_row([seq], |r| r.get(0)).optional()?;
     let Some(data) = data else {
         index.rows[priority as usize].remove(&seq);
+        index.usage.sub(priority, u64::from(meta.n - meta.skip), meta.bytes);
+        index.publish();
         return Ok(None);
     };
     match codec::decode(&data) {

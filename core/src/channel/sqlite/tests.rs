@@ -249,3 +249,37 @@ fn disk_full_pushes_back_and_recovers() -> Result<()> {
     assert_eq!(channel.metrics().size.get(), accepted + 20);
     Ok(())
 }
+
+#[test]
+fn byte_limit_keeps_fifo_across_rows() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let channel = open(dir.path(), Capacity::default())?;
+    let a = vec![Event::new(vec![b'a'; 200]), Event::new(vec![b'b'; 900])];
+    let b = vec![Event::new(vec![b'c'; 100])];
+    let order: Vec<EventId> = ids(&a).into_iter().chain(ids(&b)).collect();
+    channel.put(a)?;
+    channel.put(b)?;
+    let first = channel.take(100, 1000)?.ok_or_else(|| Error::storage("empty"))?;
+    assert_eq!(ids(&first.events), order[..1], "the next row waits while this one is unfinished");
+    channel.commit(first, Vec::new())?;
+    let rest = channel.take(100, usize::MAX)?.map(|t| ids(&t.events));
+    assert_eq!(rest, Some(order[1..].to_vec()));
+    Ok(())
+}
+
+#[test]
+fn expiry_frees_space_for_puts_without_takes() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let cap = Capacity {
+        max_events: 2,
+        on_full: OnFull::Reject,
+        max_age: Some(Duration::from_millis(1)),
+        ..Capacity::default()
+    };
+    let channel = open(dir.path(), cap)?;
+    channel.put(events(2, Priority::Normal))?;
+    std::thread::sleep(Duration::from_millis(1100));
+    channel.put(events(2, Priority::Normal))?;
+    assert_eq!(channel.metrics().expired.get(), 2);
+    Ok(())
+}

@@ -69,6 +69,10 @@ fn put_with_policy(state: &mut State, put: &PendingPut) -> Result<()> {
     let (n, bytes) = totals(&put.events);
     let mut evictions = Vec::new();
     if !index.usage.fits(&index.capacity, n, bytes) {
+        // Stale events go before anything else, even while no sink is taking.
+        index.expire(&state.conn)?;
+    }
+    if !index.usage.fits(&index.capacity, n, bytes) {
         if index.capacity.on_full != OnFull::DropOldest {
             return Err(full(index));
         }

@@ -1,0 +1,57 @@
+use sluice_tests::receiver::{Receiver, Reply};
+use sluice_tests::{free_port, post, wait_until, write, Agent};
+use std::io::{Read, Write};
+use std::time::Duration;
+
+fn get(addr: &str, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    reply.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+}
+
+/// A full channel pushes back (503), and both metric layouts say what happened.
+#[test]
+fn full_channel_answers_503_and_metrics_agree() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let down = Receiver::scripted(|_, _| Reply::Status(503, vec![], "down".into()));
+    let (port, metrics_port) = (free_port(), free_port());
+    let config = write(
+        dir.path(),
+        "agent.toml",
+        &format!(
+            "[agent]\ndata_dir = \"{}\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n\
+             [channels.main]\ntype = \"sqlite\"\nmax_events = 5\non_full = \"reject\"\n\
+             [sources.in]\ntype = \"http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
+             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{}\"\nretry = {{ initial = \"5s\", max = \"5s\" }}\n",
+            dir.path().join("data").display(),
+            down.url()
+        ),
+    );
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    let (addr, metrics) = (format!("127.0.0.1:{port}"), format!("127.0.0.1:{metrics_port}"));
+    assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&metrics).is_ok()));
+    let batch = |n: usize| format!("[{}]", vec![r#"{"body":"x"}"#; n].join(","));
+    assert_eq!(post(&addr, "/", "application/json", &[], batch(5).as_bytes()).map(|r| r.0).ok(), Some(200));
+    let (status, reply) =
+        post(&addr, "/", "application/json", &[], batch(2).as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status, 503, "{reply}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&get(&metrics, "/metrics.json")).unwrap_or_else(|e| panic!("json: {e}"));
+    assert_eq!(json["SOURCE.in"]["EventReceivedCount"], "7");
+    assert_eq!(json["SOURCE.in"]["EventAcceptedCount"], "5");
+    assert_eq!(json["SOURCE.in"]["EventRejectedCount"], "2");
+    assert_eq!(json["CHANNEL.main"]["ChannelSize"], "5");
+    assert_eq!(json["CHANNEL.main"]["ChannelFillPercentage"], "100.00");
+    assert_eq!(json["CHANNEL.main"]["EventRefusedFullCount"], "2");
+    assert!(wait_until(Duration::from_secs(5), || down.requests() > 0));
+    let json: serde_json::Value =
+        serde_json::from_str(&get(&metrics, "/metrics.json")).unwrap_or_else(|e| panic!("json: {e}"));
+    assert_eq!(json["SINK.up"]["EventDrainSuccessCount"], "0");
+    assert_eq!(json["SINK.up"]["ConnectionFailedCount"], "1");
+    let text = get(&metrics, "/metrics");
+    assert!(text.contains("sluice_source_events_accepted_total{component=\"in\"} 5\n"), "{text}");
+    assert!(text.contains("sluice_channel_size{component=\"main\"} 5\n"), "{text}");
+}
