@@ -21,11 +21,14 @@ use crate::event::{now_ms, Event};
 use crate::sink::{Batch, Outcome};
 use crate::stop::Stop;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long an idle runner sleeps between checks of an empty channel. Puts wake
 /// it at once; this bound only matters if a wake-up is ever missed.
 const IDLE_WAIT: Duration = Duration::from_secs(3600);
+
+/// How often a lingering runner checks whether its batch is full.
+const LINGER_POLL: Duration = Duration::from_millis(5);
 
 /// Why a batch was not delivered.
 #[derive(Debug)]
@@ -100,15 +103,15 @@ impl Runner {
         }
         while !self.stop.is_stopped() {
             self.send_loss_report();
-            let idle = self.reports.as_ref().and_then(report::Reporter::due_in).unwrap_or(IDLE_WAIT);
-            if !self.channel.wait_for_events(idle) {
-                continue;
-            }
-            if self.channel.metrics().size.get() < self.options.max_events as u64
-                && !self.options.linger.is_zero()
-                && self.stop.sleep(self.options.linger)
-            {
-                break;
+            if self.channel.metrics().size.get() == 0 {
+                let idle = self.reports.as_ref().and_then(report::Reporter::due_in).unwrap_or(IDLE_WAIT);
+                if !self.channel.wait_for_events(idle) {
+                    continue;
+                }
+                // Woken from idle: give the batch `linger` to fill (a backlog never waits).
+                if self.linger_until_full() {
+                    break;
+                }
             }
             if let Some(wait) = self.rate.wait() {
                 self.stop.sleep(wait);
@@ -123,6 +126,21 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// Waits up to `linger` for a full batch; returns whether the runner was stopped.
+    fn linger_until_full(&self) -> bool {
+        let deadline = Instant::now() + self.options.linger;
+        while self.channel.metrics().size.get() < self.options.max_events as u64 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            if self.stop.sleep(left.min(LINGER_POLL)) {
+                return true;
+            }
+        }
+        self.stop.is_stopped()
     }
 
     fn run_batch(&mut self, taken: crate::channel::Taken) {

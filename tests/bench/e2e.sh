@@ -58,13 +58,23 @@ e2e_eps=$(py "round($N / ($end - $start))")
 ingest_eps=$(echo "$ingest" | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["events_per_second"]))')
 ingest_bytes=$(echo "$ingest" | python3 -c 'import json,sys; print(json.load(sys.stdin)["bytes"])')
 hwm=$(awk '/VmHWM/ {print $2}' /proc/$AGENT/status)
-written=$(awk '/write_bytes/ {print $2}' /proc/$AGENT/io)
+written=$(awk '/^write_bytes/ {print $2}' /proc/$AGENT/io)
 # Idle: RSS and wake-ups over 10 s with nothing pending.
 sleep 2
 rss_idle=$(awk '/VmRSS/ {print $2}' /proc/$AGENT/status)
 ctx() { cat /proc/$AGENT/task/*/status | awk '/ctxt_switches/ {s+=$2} END {print s}'; }
 c1=$(ctx); sleep 10; c2=$(ctx)
 kill -TERM $AGENT; wait $AGENT || true
+# A fresh agent that never saw an event: its idle RSS and wake-ups per thread.
+rm -rf "$WORK/data"
+SLUICE_LOG=warn $BIN/sluice run -c "$WORK/bench.toml" 2>> "$WORK/agent.log" &
+FRESH=$!
+sleep 3
+fresh_rss=$(awk '/VmRSS/ {print $2}' /proc/$FRESH/status)
+per_thread() { for t in /proc/$FRESH/task/*; do echo "$(cat $t/comm) $(awk '/ctxt_switches/ {s+=$2} END {print s}' $t/status)"; done | sort; }
+per_thread > "$WORK/t1"; sleep 10; per_thread > "$WORK/t2"
+fresh_wakeups=$(paste "$WORK/t1" "$WORK/t2" | awk '{d=$4-$2; s+=d; if (d>0) w=w" "$1"="d} END {print s" ("(w==""?"none":w)")"}')
+kill -TERM $FRESH; wait $FRESH || true
 size=$(stat -c %s $BIN/sluice)
 cat <<REPORT
 events:                         $N (~200-byte access-log lines, 3 headers, 1000 per request, 4 connections)
@@ -73,7 +83,7 @@ through sluice, ingest (200 OK): $ingest_eps events/s
 through sluice, end to end:     $e2e_eps events/s   (ratio to direct: $(py "round($e2e_eps / $direct_eps, 2)"))
 agent peak RSS:                 $((hwm / 1024)) MiB
 agent bytes written to disk:    $written ($(py "round($written / $ingest_bytes, 2)") per byte of request body ingested, $ingest_bytes bytes)
-agent idle RSS:                 $((rss_idle / 1024)) MiB ($rss_idle KiB)
-agent context switches idle 10s: $((c2 - c1))
+agent RSS after the run, idle:  $((rss_idle / 1024)) MiB ($rss_idle KiB); context switches in 10 s: $((c2 - c1))
+fresh idle agent RSS:           $fresh_rss KiB; context switches in 10 s: $fresh_wakeups
 sluice release binary:          $size bytes
 REPORT

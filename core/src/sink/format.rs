@@ -2,7 +2,6 @@
 
 use crate::event::Event;
 use base64::Engine;
-use serde_json::{Map, Value};
 
 /// Header marking a base64 body in `flume_json`.
 pub const BODY_ENCODING_HEADER: &str = "sluice.body-encoding";
@@ -18,18 +17,33 @@ pub fn flume_json(events: &[Event], id_header: &str) -> Vec<u8> {
         if i > 0 {
             out.push(b',');
         }
-        let mut headers = headers_of(e, id_header);
-        let body = match std::str::from_utf8(&e.body) {
-            Ok(text) => text.to_string(),
-            Err(_) => {
-                headers.insert(BODY_ENCODING_HEADER.into(), Value::String("base64".into()));
-                base64::engine::general_purpose::STANDARD.encode(&e.body)
+        out.extend_from_slice(b"{\"headers\":{");
+        let mut first = true;
+        let mut header = |out: &mut Vec<u8>, k: &str, v: &str| {
+            if !std::mem::take(&mut first) {
+                out.push(b',');
             }
+            write_str(out, k);
+            out.push(b':');
+            write_str(out, v);
         };
-        out.extend_from_slice(b"{\"headers\":");
-        write_json(&mut out, &Value::Object(headers));
-        out.extend_from_slice(b",\"body\":");
-        write_json(&mut out, &Value::String(body));
+        for (k, v) in &e.headers {
+            header(&mut out, k, v);
+        }
+        if !id_header.is_empty() && e.header(id_header).is_none() {
+            header(&mut out, id_header, &e.id.to_string());
+        }
+        out.extend_from_slice(b"},\"body\":");
+        match std::str::from_utf8(&e.body) {
+            Ok(text) => write_str(&mut out, text),
+            Err(_) => {
+                // Not UTF-8: base64, and a header saying so (the object is reopened for it).
+                out.truncate(out.len() - b"},\"body\":".len());
+                header(&mut out, BODY_ENCODING_HEADER, "base64");
+                out.extend_from_slice(b"},\"body\":");
+                write_str(&mut out, &base64::engine::general_purpose::STANDARD.encode(&e.body));
+            }
+        }
         out.push(b'}');
     }
     out.push(b']');
@@ -40,41 +54,44 @@ pub fn flume_json(events: &[Event], id_header: &str) -> Vec<u8> {
 pub fn ndjson(events: &[Event]) -> Vec<u8> {
     let mut out = Vec::with_capacity(events.iter().map(|e| e.size() + 96).sum());
     for e in events {
-        let mut object = Map::new();
-        object.insert("id".into(), Value::String(e.id.to_string()));
-        object.insert("timestamp".into(), Value::from(e.timestamp_ms));
-        object.insert(
-            "headers".into(),
-            Value::Object(e.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect()),
-        );
+        out.extend_from_slice(b"{\"id\":\"");
+        out.extend_from_slice(e.id.to_string().as_bytes());
+        out.extend_from_slice(b"\",\"timestamp\":");
+        out.extend_from_slice(e.timestamp_ms.to_string().as_bytes());
+        out.extend_from_slice(b",\"headers\":{");
+        for (i, (k, v)) in e.headers.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_str(&mut out, k);
+            out.push(b':');
+            write_str(&mut out, v);
+        }
         match std::str::from_utf8(&e.body) {
-            Ok(text) => object.insert("body".into(), Value::String(text.into())),
-            Err(_) => object
-                .insert("body_base64".into(), Value::String(base64::engine::general_purpose::STANDARD.encode(&e.body))),
-        };
-        write_json(&mut out, &Value::Object(object));
-        out.push(b'\n');
+            Ok(text) => {
+                out.extend_from_slice(b"},\"body\":");
+                write_str(&mut out, text);
+            }
+            Err(_) => {
+                out.extend_from_slice(b"},\"body_base64\":");
+                write_str(&mut out, &base64::engine::general_purpose::STANDARD.encode(&e.body));
+            }
+        }
+        out.extend_from_slice(b"}\n");
     }
     out
 }
 
-fn headers_of(e: &Event, id_header: &str) -> Map<String, Value> {
-    let mut headers: Map<String, Value> =
-        e.headers.iter().map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect();
-    if !id_header.is_empty() {
-        headers.entry(id_header.to_string()).or_insert_with(|| Value::String(e.id.to_string()));
-    }
-    headers
-}
-
-fn write_json(out: &mut Vec<u8>, value: &Value) {
-    // Writing a `Value` into a Vec cannot fail: no I/O, and keys are strings.
-    let _ = serde_json::to_writer(&mut *out, value);
+/// Writes `text` as a JSON string (quoted and escaped by serde_json).
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    // Serializing a &str into a Vec cannot fail: no I/O, and every &str is valid JSON text.
+    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     #[test]
     fn flume_json_carries_id_and_base64() -> Result<(), serde_json::Error> {

@@ -124,23 +124,30 @@ async fn handle(ctx: &SourceContext, limits: &DecodeLimits, bearer: Option<&str>
             return Response::text(401, "missing or wrong bearer token\n").with_header("WWW-Authenticate", "Bearer");
         }
     }
-    let events =
-        match decode_request(request.header("content-type"), request.header("content-encoding"), &request.body, limits)
-        {
-            Ok(events) => events,
-            Err(e) => {
-                ctx.output.metrics().rejected.add(1);
-                log::warn!("source {}: bad request from {}: {e}", ctx.name, request.peer);
-                return Response::text(400, format!("bad request: {e}\n"));
-            }
-        };
-    if events.is_empty() {
-        return Response::text(200, "accepted 0 events\n");
-    }
-    let n = events.len();
+    // Decoding is CPU work: it runs on a blocking thread with the put, not on the I/O thread.
     let output = ctx.output.clone();
-    match smol::unblock(move || output.deliver(events)).await {
-        Ok(()) => Response::text(200, format!("accepted {n} events\n")),
+    let limits = limits.clone();
+    let outcome = smol::unblock(move || {
+        let content_type = request.header("content-type");
+        let events = decode_request(content_type, request.header("content-encoding"), &request.body, &limits)
+            .map_err(|e| (e, request.peer))?;
+        let n = events.len();
+        if n == 0 {
+            return Ok(Ok(0));
+        }
+        Ok(output.deliver(events).map(|()| n))
+    })
+    .await;
+    let delivered = match outcome {
+        Ok(delivered) => delivered,
+        Err((e, peer)) => {
+            ctx.output.metrics().rejected.add(1);
+            log::warn!("source {}: bad request from {peer}: {e}", ctx.name);
+            return Response::text(400, format!("bad request: {e}\n"));
+        }
+    };
+    match delivered {
+        Ok(n) => Response::text(200, format!("accepted {n} events\n")),
         Err(refused) if refused.is_full() => {
             Response::text(503, format!("channel full, retry later: {}\n", refused.error))
                 .with_header("Retry-After", "1")
