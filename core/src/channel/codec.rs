@@ -36,7 +36,9 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Event>> {
         return Err(Error::storage(format!("corrupt row: unknown encoding tag {tag}")));
     }
     let declared = rest.get(..4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize);
-    if declared.is_none_or(|n| n > MAX_PLAIN_BYTES) {
+    // LZ4 inflates at most 255x: a larger declared size is corrupt, and must not be allocated.
+    let plausible = |n: usize| n <= MAX_PLAIN_BYTES && n <= rest.len().saturating_mul(255).saturating_add(16);
+    if !declared.is_some_and(plausible) {
         return Err(Error::storage("corrupt row: bad length"));
     }
     let plain = lz4_flex::decompress_size_prepended(rest).map_err(|e| Error::storage(format!("corrupt row: {e}")))?;
@@ -62,5 +64,6 @@ mod tests {
         assert!(decode(&[9, 1, 2]).is_err());
         assert!(decode(&[1, 255, 255, 255, 255, 0]).is_err());
         assert!(decode(&[1, 4, 0, 0, 0, 1, 2]).is_err());
+        assert!(decode(&[1, 0xff, 0xff, 0xff, 0x3f, 0]).is_err(), "1 GiB declared by 6 bytes is not allocated");
     }
 }

@@ -121,16 +121,14 @@ impl HttpSinkConfig {
         if self.url.split_once("://").is_some_and(|(_, rest)| rest.is_empty() || rest.starts_with('/')) {
             return Err(c.error("url", format!("{:?} has no host", self.url)));
         }
-        let mut builder = ureq::Agent::config_builder()
+        let builder = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(format!("sluice/{}", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(self.connect_timeout.map_or(Duration::from_secs(5), |s| s.0)))
             .timeout_global(Some(self.request_timeout.map_or(Duration::from_secs(30), |s| s.0)))
             .max_redirects(0);
         #[cfg(feature = "tls")]
-        {
-            builder = builder.tls_config(tls_config(&self.tls, c)?);
-        }
+        let builder = builder.tls_config(tls_config(&self.tls, c)?);
         #[cfg(not(feature = "tls"))]
         if self.tls.ca_file.is_some() || self.tls.verify.is_some() {
             return Err(c.error("tls", "this build has no TLS support (feature `tls`)"));
