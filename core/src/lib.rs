@@ -24,6 +24,7 @@ pub mod sink;
 pub mod source;
 pub mod stop;
 pub mod units;
+pub mod workers;
 
 pub use channel::{Channel, PutError, Taken};
 pub use error::{Error, ErrorKind, Result};

@@ -13,6 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::http_server::{serve, Handler, Limits, Request, Response};
 use crate::registry::Registry;
 use crate::units::ByteSize;
+use crate::workers::Workers;
 use serde::Deserialize;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
@@ -94,24 +95,34 @@ impl Source for HttpSource {
             while !stop.sleep(std::time::Duration::from_secs(3600)) {}
             drop(stop_tx);
         })?;
-        let handler = handler(ctx.clone(), self.decode.clone(), self.bearer.clone());
+        let handler = handler(ctx.clone(), self.decode.clone(), self.bearer.clone())?;
         smol::block_on(serve(ctx.executor.clone(), listener, self.limits.clone(), handler, stop_rx));
         Ok(())
     }
 }
 
-fn handler(ctx: SourceContext, limits: DecodeLimits, bearer: Option<String>) -> Handler {
-    let shared = Arc::new((ctx, limits, bearer));
-    Arc::new(move |request: Request| {
+/// Threads that decode and put requests: CPU and storage work stays off the I/O thread.
+const WORKERS: usize = 2;
+
+fn handler(ctx: SourceContext, limits: DecodeLimits, bearer: Option<String>) -> Result<Handler> {
+    let workers = Workers::new(&format!("http-{}", ctx.name), WORKERS)?;
+    let shared = Arc::new((ctx, workers, limits, bearer));
+    Ok(Arc::new(move |request: Request| {
         let shared = shared.clone();
         Box::pin(async move {
-            let (ctx, limits, bearer) = &*shared;
-            handle(ctx, limits, bearer.as_deref(), request).await
+            let (ctx, workers, limits, bearer) = &*shared;
+            handle(ctx, workers, limits, bearer.as_deref(), request).await
         })
-    })
+    }))
 }
 
-async fn handle(ctx: &SourceContext, limits: &DecodeLimits, bearer: Option<&str>, request: Request) -> Response {
+async fn handle(
+    ctx: &SourceContext,
+    workers: &Workers,
+    limits: &DecodeLimits,
+    bearer: Option<&str>,
+    request: Request,
+) -> Response {
     if request.method == "GET" && request.path == "/health" {
         return Response::text(200, "ok\n");
     }
@@ -127,17 +138,21 @@ async fn handle(ctx: &SourceContext, limits: &DecodeLimits, bearer: Option<&str>
     // Decoding is CPU work: it runs on a blocking thread with the put, not on the I/O thread.
     let output = ctx.output.clone();
     let limits = limits.clone();
-    let outcome = smol::unblock(move || {
-        let content_type = request.header("content-type");
-        let events = decode_request(content_type, request.header("content-encoding"), &request.body, &limits)
-            .map_err(|e| (e, request.peer))?;
-        let n = events.len();
-        if n == 0 {
-            return Ok(Ok(0));
-        }
-        Ok(output.deliver(events).map(|()| n))
-    })
-    .await;
+    let Some(outcome) = workers
+        .run(move || {
+            let content_type = request.header("content-type");
+            let events = decode_request(content_type, request.header("content-encoding"), &request.body, &limits)
+                .map_err(|e| (e, request.peer))?;
+            let n = events.len();
+            if n == 0 {
+                return Ok(Ok(0));
+            }
+            Ok(output.deliver(events).map(|()| n))
+        })
+        .await
+    else {
+        return Response::text(503, "shutting down\n");
+    };
     let delivered = match outcome {
         Ok(delivered) => delivered,
         Err((e, peer)) => {
