@@ -8,5 +8,7 @@ mod crash;
 mod e2e;
 // /metrics and /metrics.json, and back pressure from a full channel.
 mod metrics;
+// Sink groups: failover to a backup, round-robin load balancing.
+mod sink_groups;
 // The sink runner against an upstream that fails, throttles, drops and refuses.
 mod sink_runner;
