@@ -6,7 +6,6 @@ pub mod http;
 pub mod stdin;
 
 use crate::channel::{Channel, PutError};
-use crate::error::{Error, ErrorKind};
 use crate::event::Event;
 use crate::interceptor::Interceptor;
 use crate::metrics::SourceMetrics;
@@ -110,15 +109,4 @@ impl Output {
         self.metrics.accepted.add(n);
         Ok(())
     }
-}
-
-impl From<PutError> for std::io::Error {
-    fn from(e: PutError) -> Self {
-        std::io::Error::other(e.error.to_string())
-    }
-}
-
-/// An error for a source that lost its input.
-pub fn closed(what: &str) -> Error {
-    Error::new(ErrorKind::Closed, what.to_string())
 }

@@ -21,19 +21,14 @@ pub fn start(
         .map_err(|e| Error::new(ErrorKind::Io, format!("metrics: cannot listen on {addr}: {e}")))?;
     listener.set_nonblocking(true)?;
     let listener = smol::net::TcpListener::try_from(listener)?;
-    let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
+    let stop_rx = stop.closed_signal()?;
     std::thread::Builder::new().name("sluice-metrics".into()).spawn(move || {
-        let stopper = std::thread::spawn(move || {
-            while !stop.sleep(std::time::Duration::from_secs(3600)) {}
-            drop(stop_tx);
-        });
         let handler: crate::http_server::Handler = Arc::new(move |request: Request| {
             let registry = registry.clone();
             Box::pin(async move { respond(&registry, &request) })
         });
         let limits = Limits { max_body: 0, ..Limits::default() };
         smol::block_on(serve(executor, listener, limits, handler, stop_rx));
-        let _ = stopper.join();
     })?;
     log::info!("metrics on http://{addr}/metrics and /metrics.json");
     Ok(())

@@ -89,12 +89,7 @@ impl Source for HttpSource {
         let listener = self.listener.take().ok_or_else(|| Error::new(ErrorKind::Io, "http source: not bound"))?;
         let listener = smol::net::TcpListener::try_from(listener)?;
         log::info!("source {}: listening on http://{}", ctx.name, self.addr);
-        let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
-        let stop = ctx.stop.clone();
-        std::thread::Builder::new().name("sluice-http-stop".into()).spawn(move || {
-            while !stop.sleep(std::time::Duration::from_secs(3600)) {}
-            drop(stop_tx);
-        })?;
+        let stop_rx = ctx.stop.closed_signal()?;
         let handler = handler(ctx.clone(), self.decode.clone(), self.bearer.clone())?;
         smol::block_on(serve(ctx.executor.clone(), listener, self.limits.clone(), handler, stop_rx));
         Ok(())
