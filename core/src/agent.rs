@@ -4,6 +4,7 @@ use crate::channel::{Channel, MemoryChannel, Store};
 use crate::config::{Processor, Topology};
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{self, Entry, SinkMetrics, SourceMetrics};
+use crate::mobile::Gate;
 use crate::registry::Registry;
 use crate::runner::{Member, Runner};
 use crate::source::{Output, SourceContext};
@@ -21,7 +22,10 @@ pub struct Agent {
     running: Arc<AtomicUsize>,
     metrics: Arc<metrics::Registry>,
     store: Option<Arc<Store>>,
-    _lock: Option<File>,
+    gate: Option<Arc<Gate>>,
+    /// Held by every sink thread too: a runner still finishing a request after a
+    /// timed-out shutdown keeps the store locked against a second opener.
+    lock: Option<Arc<File>>,
     _executor_stop: smol::channel::Sender<()>,
 }
 
@@ -59,13 +63,15 @@ impl Agent {
             .name("sluice-io".into())
             .spawn(move || smol::block_on(ex.run(async move { stopped.recv().await.ok() })))?;
 
+        let gate = topology.mobile.as_ref().map(|spec| Arc::new(Gate::new(spec.clone(), store.clone())));
         let agent = Agent {
             stop,
             channels: channels.values().cloned().collect(),
             running,
             metrics,
             store,
-            _lock: lock,
+            gate,
+            lock: lock.map(Arc::new),
             _executor_stop: executor_stop,
         };
         agent.start_sinks(topology, registry, &channels)?;
@@ -108,6 +114,7 @@ impl Agent {
                 self.stop.clone(),
             )
             .with_loss_reports(topology.agent.report_interval);
+            let runner = self.gated(runner);
             self.spawn(format!("sluice-sink-{}", group.name), move || runner.run())?;
         }
         for (name, member) in members {
@@ -124,6 +131,7 @@ impl Agent {
                 self.stop.clone(),
             )
             .with_loss_reports(topology.agent.report_interval);
+            let runner = self.gated(runner);
             self.spawn(format!("sluice-sink-{name}"), move || runner.run())?;
         }
         Ok(())
@@ -162,12 +170,21 @@ impl Agent {
         Ok(())
     }
 
+    fn gated(&self, runner: Runner) -> Runner {
+        match &self.gate {
+            Some(gate) => runner.with_gate(gate.clone()),
+            None => runner,
+        }
+    }
+
     fn spawn(&self, name: String, work: impl FnOnce() + Send + 'static) -> Result<()> {
         self.running.fetch_add(1, Ordering::SeqCst);
         let running = self.running.clone();
+        let lock = self.lock.clone();
         std::thread::Builder::new().name(name).spawn(move || {
             work();
             running.fetch_sub(1, Ordering::SeqCst);
+            drop(lock);
         })?;
         Ok(())
     }
@@ -177,11 +194,24 @@ impl Agent {
         &self.metrics
     }
 
+    /// The channel called `name`.
+    pub fn channel(&self, name: &str) -> Option<Arc<dyn Channel>> {
+        self.channels.iter().find(|c| c.name() == name).cloned()
+    }
+
+    /// The upload gate of a mobile topology.
+    pub fn gate(&self) -> Option<&Arc<Gate>> {
+        self.gate.as_ref()
+    }
+
     /// Stops sources and sinks; waits up to `timeout` for in-flight batches to be
     /// committed or rolled back. Returns whether every sink finished in time (an
     /// unfinished batch is simply delivered again by the next run).
     pub fn shutdown(self, timeout: Duration) -> bool {
         self.stop.stop();
+        if let Some(gate) = &self.gate {
+            gate.close();
+        }
         for c in &self.channels {
             c.wake();
         }

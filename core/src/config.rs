@@ -5,10 +5,12 @@
 //! [`Topology`], which `sluice check` prints and the agent builds.
 
 mod located;
+mod mobile;
 pub mod raw;
 mod resolve;
 
 pub use located::{ComponentConfig, Location};
+pub use mobile::{MobileSpec, UploadOn, APP_CHANNEL};
 pub use resolve::{ChannelSpec, GroupSpec, Processor, SinkSpec, SourceSpec, Topology};
 
 use crate::error::{Error, Result};
@@ -51,7 +53,26 @@ impl Config {
             )));
         }
         let raw: raw::RawConfig = toml::from_str(text).map_err(|e| file.toml_error(&e))?;
-        let topology = resolve::resolve(raw, &file, registry)?;
+        let topology = resolve::resolve(raw, &file, registry, resolve::Reader::Agent)?;
+        Ok(Config { path: path.to_path_buf(), topology })
+    }
+
+    /// Resolves a mobile SDK configuration (`[mobile]` and `[sinks.*]`; DESIGN §6)
+    /// whose store lives in `data_dir`. Errors name the line and key; the file is
+    /// called `<config>` since the app passes text, not a path.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn parse_mobile(text: &str, data_dir: &Path, registry: &crate::registry::Registry) -> Result<Config> {
+        let path = Path::new("<config>");
+        let file = Location::file(path, text);
+        if text.trim().is_empty() {
+            return Err(Error::config(
+                "<config>: the configuration is empty: expected at least one [sinks.*] to upload to",
+            ));
+        }
+        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| file.toml_error(&e))?;
+        let topology = resolve::resolve(raw, &file, registry, resolve::Reader::Mobile(data_dir))?;
         Ok(Config { path: path.to_path_buf(), topology })
     }
 }

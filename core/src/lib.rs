@@ -17,6 +17,7 @@ pub mod event;
 pub mod http_server;
 pub mod interceptor;
 pub mod metrics;
+pub mod mobile;
 pub mod registry;
 pub mod runner;
 pub mod selector;

@@ -18,6 +18,7 @@ pub use options::{RateLimit, RunnerOptions};
 use crate::channel::{Channel, Quarantined, Store};
 use crate::config::Processor;
 use crate::event::{now_ms, Event};
+use crate::mobile::{Gate, Wake};
 use crate::sink::{Batch, Outcome};
 use crate::stop::Stop;
 use std::sync::Arc;
@@ -53,6 +54,8 @@ pub struct Runner {
     /// Lowered after a 413 so later batches are not refused again.
     batch_cap: usize,
     reports: Option<report::Reporter>,
+    /// The phone's upload policy (mobile SDK only).
+    gate: Option<Arc<Gate>>,
 }
 
 impl Runner {
@@ -83,6 +86,7 @@ impl Runner {
             attempts: 0,
             batch_cap: usize::MAX,
             reports: None,
+            gate: None,
         }
     }
 
@@ -95,34 +99,53 @@ impl Runner {
         self
     }
 
+    /// Asks `gate` before every upload: no network use while the phone's policy
+    /// forbids it, and a backoff wait ends when the network comes back.
+    pub fn with_gate(mut self, gate: Arc<Gate>) -> Runner {
+        self.gate = Some(gate);
+        self
+    }
+
     /// Runs until the stop token is set; the batch in flight then finishes or rolls back.
     pub fn run(mut self) {
         if let Some(wait) = self.resume_backoff() {
             log::info!("sink {}: resuming backoff of the previous run ({} ms)", self.name, wait.as_millis());
-            self.stop.sleep(wait);
+            self.pause(wait);
         }
         while !self.stop.is_stopped() {
+            let allowance = match &self.gate {
+                Some(gate) => match gate.wait_open() {
+                    Some(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
+                    None => break,
+                },
+                None => usize::MAX,
+            };
             self.send_loss_report();
             if self.channel.metrics().size.get() == 0 {
                 let idle = self.reports.as_ref().and_then(report::Reporter::due_in).unwrap_or(IDLE_WAIT);
                 if !self.channel.wait_for_events(idle) {
                     continue;
                 }
-                // Woken from idle: give the batch `linger` to fill (a backlog never waits).
+                // Woken from idle: give the batch `linger` to fill (a backlog never waits),
+                // then ask the gate again: the phone's state may have changed meanwhile.
                 if self.linger_until_full() {
                     break;
                 }
+                if self.gate.is_some() {
+                    continue;
+                }
             }
             if let Some(wait) = self.rate.wait() {
-                self.stop.sleep(wait);
+                self.pause(wait);
                 continue;
             }
-            match self.channel.take(self.options.max_events.min(self.batch_cap).max(1), self.options.max_bytes) {
+            let max_bytes = self.options.max_bytes.min(allowance);
+            match self.channel.take(self.options.max_events.min(self.batch_cap).max(1), max_bytes) {
                 Ok(Some(taken)) => self.run_batch(taken),
                 Ok(None) => {}
                 Err(e) => {
                     log::error!("sink {}: take from channel {} failed: {e}", self.name, self.channel.name());
-                    self.stop.sleep(self.options.backoff.delay(1));
+                    self.pause(self.options.backoff.delay(1));
                 }
             }
         }
@@ -132,6 +155,9 @@ impl Runner {
     fn linger_until_full(&self) -> bool {
         let deadline = Instant::now() + self.options.linger;
         while self.channel.metrics().size.get() < self.options.max_events as u64 {
+            if self.gate.as_ref().is_some_and(|g| g.is_urgent()) {
+                break;
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
@@ -160,8 +186,11 @@ impl Runner {
                         self.name,
                         wait.as_millis()
                     );
-                    self.stop.sleep(wait);
+                    self.pause(wait);
                     return;
+                }
+                if let Some(gate) = &self.gate {
+                    gate.uploaded(bytes as u64);
                 }
                 if self.attempts > 0 {
                     log::info!("sink {}: delivering again after {} failed attempts", self.name, self.attempts);
@@ -194,7 +223,10 @@ impl Runner {
                     wait.as_millis()
                 );
                 self.save_backoff(now_ms() + wait.as_millis() as u64);
-                self.stop.sleep(wait);
+                if let Some(gate) = &self.gate {
+                    gate.failed(&retry.reason);
+                }
+                self.pause(wait);
             }
         }
     }
@@ -253,6 +285,20 @@ impl Runner {
             last.after = Some(last.after.map_or(until, |a| a.max(until)));
         }
         Err((0, last))
+    }
+
+    /// Sleeps a backoff or rate wait. With a gate, the network coming back
+    /// starts the backoff over, and a flush cuts the wait short.
+    fn pause(&mut self, wait: Duration) {
+        let Some(gate) = &self.gate else {
+            self.stop.sleep(wait);
+            return;
+        };
+        if gate.pause(wait) == Wake::Reset && self.attempts > 0 {
+            log::info!("sink {}: network is back; retrying now", self.name);
+            self.attempts = 0;
+            self.save_backoff(0);
+        }
     }
 
     fn send_loss_report(&mut self) {

@@ -142,6 +142,37 @@ impl Store {
         Ok(())
     }
 
+    /// The persisted counter `name` (0 when never saved).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn load_counter(&self, name: &str) -> Result<u64> {
+        use rusqlite::OptionalExtension;
+        let state = self.lock();
+        let value: Option<i64> =
+            state.conn.query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| r.get(0)).optional()?;
+        Ok(value.map_or(0, |v| v.max(0) as u64))
+    }
+
+    /// Persists counter `name`, dropping others that start with `prefix` (old days of a daily counter).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn save_counter(&self, name: &str, value: u64, prefix: &str) -> Result<()> {
+        let state = self.lock();
+        let tx = state.conn.unchecked_transaction()?;
+        tx.execute(
+            "DELETE FROM counters WHERE name >= ?1 AND name < ?2 AND name <> ?3",
+            rusqlite::params![prefix, format!("{prefix}\u{10FFFF}"), name],
+        )?;
+        tx.execute(
+            "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = ?2",
+            rusqlite::params![name, value.min(i64::MAX as u64) as i64],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Losses of `channel` not yet told upstream: (reason, priority, events, first_ms, last_ms).
     ///
     /// # Errors

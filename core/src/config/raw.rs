@@ -25,6 +25,37 @@ pub struct RawConfig {
     /// `[sink_groups.NAME]`
     #[serde(default)]
     pub sink_groups: BTreeMap<String, Spanned<RawGroup>>,
+    /// `[mobile]`: read by the mobile SDK only.
+    #[serde(default)]
+    pub mobile: Option<Spanned<RawMobile>>,
+}
+
+/// `[mobile]` (DESIGN §6): the phone's upload policy and disk quota.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMobile {
+    /// `any` (default) or `unmetered`.
+    pub upload_on: Option<String>,
+    /// Bytes a day that may be uploaded on a metered network (default: no cap).
+    pub metered_daily_budget: Option<crate::units::ByteSize>,
+    /// Pause uploads on low battery unless charging (default true).
+    pub pause_on_low_battery: Option<bool>,
+    /// Going to background starts an upload within this bound (default 5s; "0s" turns it off).
+    pub flush_on_background: Option<Span>,
+    /// Disk quota of the event store (default 50MiB).
+    pub max_bytes: Option<crate::units::ByteSize>,
+    /// Event quota (default 1,000,000).
+    pub max_events: Option<u64>,
+    /// `drop_oldest` (default), `reject` or `block`.
+    pub on_full: Option<crate::channel::OnFull>,
+    /// Expire events older than this.
+    pub max_age: Option<Span>,
+    /// How often `record()`'s buffer is committed (default 50ms).
+    pub commit_interval: Option<Span>,
+    /// Events `record()` may buffer before it waits for the writer (default 10,000).
+    pub buffer_events: Option<usize>,
+    /// `process` (default) or `power`.
+    pub durability: Option<String>,
 }
 
 /// `[agent]`

@@ -1,6 +1,7 @@
 //! From the raw file to a checked topology: names resolved, types known, defaults applied.
 
 use super::located::{parse_value, ComponentConfig, Location};
+use super::mobile::{MobileSpec, APP_CHANNEL};
 use super::raw::{RawBatch, RawChannel, RawConfig, RawRateLimit, RawRetry, RawSelector};
 use crate::channel::Capacity;
 use crate::error::Result;
@@ -24,6 +25,17 @@ pub struct Topology {
     pub sinks: Vec<SinkSpec>,
     /// Sink groups.
     pub groups: Vec<GroupSpec>,
+    /// `[mobile]`: present for the mobile SDK's configurations only.
+    pub mobile: Option<MobileSpec>,
+}
+
+/// Who reads the configuration.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Reader<'a> {
+    /// `sluice run`: sources, channels, sinks; no `[mobile]`.
+    Agent,
+    /// The mobile SDK, with the store in this directory: `[mobile]`, sinks; no sources or channels.
+    Mobile(&'a std::path::Path),
 }
 
 /// `[agent]`, with defaults.
@@ -105,10 +117,37 @@ pub struct GroupSpec {
 const SOURCE_KEYS: [&str; 3] = ["channels", "interceptors", "selector"];
 const SINK_KEYS: [&str; 4] = ["channel", "batch", "retry", "rate_limit"];
 
-pub(super) fn resolve(raw: RawConfig, file: &Location, registry: &Registry) -> Result<Topology> {
-    let agent = resolve_agent(&raw, file)?;
-    let channels =
-        raw.channels.iter().map(|(name, table)| resolve_channel(name, table, file)).collect::<Result<Vec<_>>>()?;
+pub(super) fn resolve(
+    mut raw: RawConfig,
+    file: &Location,
+    registry: &Registry,
+    reader: Reader<'_>,
+) -> Result<Topology> {
+    let mut agent = resolve_agent(&raw, file)?;
+    let (channels, mobile) = match reader {
+        Reader::Agent => {
+            if let Some(m) = &raw.mobile {
+                return Err(file.error(
+                    &m.span(),
+                    "mobile: [mobile] is read by the mobile SDK (sluice_open, Sluice.open), not by the agent",
+                ));
+            }
+            let channels = raw
+                .channels
+                .iter()
+                .map(|(name, table)| resolve_channel(name, table, file))
+                .collect::<Result<Vec<_>>>()?;
+            (channels, None)
+        }
+        Reader::Mobile(dir) => {
+            let (spec, channel) = super::mobile::resolve(&raw, file)?;
+            agent.data_dir = dir.to_path_buf();
+            for table in raw.sinks.values_mut() {
+                table.get_mut().entry("channel").or_insert_with(|| toml::Value::String(APP_CHANNEL.into()));
+            }
+            (vec![channel], Some(spec))
+        }
+    };
     let known: BTreeSet<&str> = channels.iter().map(|c| c.name.as_str()).collect();
     let mut sources = Vec::new();
     for (name, table) in &raw.sources {
@@ -119,7 +158,10 @@ pub(super) fn resolve(raw: RawConfig, file: &Location, registry: &Registry) -> R
         sinks.push(resolve_sink(name, table, file, registry, &known)?);
     }
     let groups = resolve_groups(&raw, file, &sinks)?;
-    if sources.is_empty() || channels.is_empty() || sinks.is_empty() {
+    if mobile.is_some() && sinks.is_empty() {
+        return Err(file.error(&(0..0), "no [sinks.*] defined: the mobile SDK needs somewhere to upload to"));
+    }
+    if mobile.is_none() && (sources.is_empty() || channels.is_empty() || sinks.is_empty()) {
         let missing: Vec<&str> = [
             ("[sources.*]", sources.is_empty()),
             ("[channels.*]", channels.is_empty()),
@@ -134,7 +176,7 @@ pub(super) fn resolve(raw: RawConfig, file: &Location, registry: &Registry) -> R
             format!("no {} defined: a topology needs sources, channels and sinks", missing.join(", ")),
         ));
     }
-    Ok(Topology { agent, channels, sources, sinks, groups })
+    Ok(Topology { agent, channels, sources, sinks, groups, mobile })
 }
 
 fn resolve_agent(raw: &RawConfig, file: &Location) -> Result<AgentSpec> {

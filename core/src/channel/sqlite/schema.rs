@@ -11,7 +11,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The schema version this build writes, kept in `PRAGMA user_version`.
-pub const VERSION: i64 = 1;
+pub const VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE rows (
@@ -48,6 +48,14 @@ CREATE TABLE sink_state (
     sink            TEXT PRIMARY KEY,
     attempts        INTEGER NOT NULL,
     next_attempt_ms INTEGER NOT NULL
+);
+";
+
+/// Version 2: named counters that must survive a restart (the mobile metered budget).
+const SCHEMA_V2: &str = "
+CREATE TABLE counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 );
 ";
 
@@ -137,6 +145,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version < 1 {
         tx.execute_batch(SCHEMA_V1)?;
+    }
+    if version < 2 {
+        tx.execute_batch(SCHEMA_V2)?;
     }
     if version > VERSION {
         log::warn!("store schema version {version} is newer than this build's {VERSION}; opening anyway");

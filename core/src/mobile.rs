@@ -1,0 +1,271 @@
+//! The mobile SDK (DESIGN §6): record from any thread without blocking on the
+//! network, survive the app being killed, upload only when the phone's policy allows.
+//!
+//! The C ABI (`ios/`) and the JNI layer (`android/`) only convert arguments and
+//! map errors; everything the API does lives here. A binding keeps an [`Sdk`]
+//! in [`handles`], so a handle used after close is an error, never a dangling pointer.
+
+mod gate;
+pub mod handles;
+mod recorder;
+
+pub use gate::{Gate, GateSnapshot, Network, Wake};
+pub use recorder::{Recorder, RecorderStats};
+
+use crate::agent::Agent;
+use crate::channel::Channel;
+use crate::config::{Config, APP_CHANNEL};
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::{Event, Priority};
+use crate::metrics::Entry;
+use crate::registry::Registry;
+use serde::Serialize;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The largest event `record` takes (body plus headers): larger ones are refused
+/// with an error rather than stored and then refused by every upstream.
+pub const MAX_EVENT_BYTES: usize = 1 << 20;
+
+/// Most headers on one event.
+pub const MAX_HEADERS: usize = 256;
+
+/// How often `flush` checks whether the upload finished.
+const FLUSH_POLL: Duration = Duration::from_millis(5);
+
+/// What `stats()` reports (serialised as JSON for the bindings).
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    /// Events not yet acknowledged upstream: in the store plus in the write buffer.
+    pub pending_events: u64,
+    /// Bytes of the events in the store.
+    pub pending_bytes: u64,
+    /// Events in the write buffer, not yet committed.
+    pub buffered_events: u64,
+    /// Events recorded since open.
+    pub recorded: u64,
+    /// Events acknowledged upstream since open.
+    pub delivered: u64,
+    /// Events dropped by the disk quota (`drop_oldest`) since open.
+    pub evicted: u64,
+    /// Events expired by `max_age` since open.
+    pub expired: u64,
+    /// Events refused at commit (quota full of `high` events, storage failure) since open.
+    pub refused: u64,
+    /// Events the upstream refused for good, kept in quarantine, since open.
+    pub quarantined: u64,
+    /// Reported connectivity: `offline`, `metered` or `unmetered`.
+    pub network: &'static str,
+    /// Why uploads are paused, if they are: `offline`, `low_battery`, `metered_network`, `metered_budget_spent`.
+    pub uploads_paused: Option<&'static str>,
+    /// Bytes uploaded on metered networks today (UTC).
+    pub metered_bytes_today: u64,
+    /// The last failure (upload or commit).
+    pub last_error: Option<String>,
+    /// When the last batch was acknowledged, ms since the epoch.
+    pub last_upload_ms: Option<u64>,
+}
+
+/// An open SDK instance: one store, its write buffer, its uploaders.
+pub struct Sdk {
+    agent: Mutex<Option<Agent>>,
+    recorder: Recorder,
+    gate: Arc<Gate>,
+    channel: Arc<dyn Channel>,
+    metrics: Arc<crate::metrics::Registry>,
+    close_timeout: Duration,
+}
+
+impl std::fmt::Debug for Sdk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sdk").field("channel", &self.channel.name()).finish_non_exhaustive()
+    }
+}
+
+impl Sdk {
+    /// Opens (or recovers) the store in `data_dir` and starts uploading per `config_toml`.
+    ///
+    /// # Errors
+    /// The configuration is invalid ([`ErrorKind::Config`], with line and key),
+    /// the directory is in use by another instance, or the store cannot be opened.
+    pub fn open(data_dir: &Path, config_toml: &str) -> Result<Sdk> {
+        Sdk::open_with(data_dir, config_toml, &Registry::with_builtins())
+    }
+
+    /// As [`Sdk::open`], with custom sink types registered in `registry`.
+    ///
+    /// # Errors
+    /// As [`Sdk::open`].
+    pub fn open_with(data_dir: &Path, config_toml: &str, registry: &Registry) -> Result<Sdk> {
+        let config = Config::parse_mobile(config_toml, data_dir, registry)?;
+        let topology = config.topology;
+        let spec = topology.mobile.clone().unwrap_or_default();
+        let agent = Agent::start(&topology, registry)?;
+        let (Some(channel), Some(gate)) = (agent.channel(APP_CHANNEL), agent.gate().cloned()) else {
+            agent.shutdown(Duration::ZERO);
+            return Err(Error::new(ErrorKind::Other, "the mobile topology has no app channel"));
+        };
+        let recorder = Recorder::start(channel.clone(), spec.buffer_events, spec.commit_interval)?;
+        let metrics = agent.metrics().clone();
+        Ok(Sdk {
+            agent: Mutex::new(Some(agent)),
+            recorder,
+            gate,
+            channel,
+            metrics,
+            close_timeout: topology.agent.drain_timeout.min(Duration::from_secs(5)),
+        })
+    }
+
+    /// Builds an event from what the app passed, checking it.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Decode`] for an empty or repeated header key, too many headers, or an event over [`MAX_EVENT_BYTES`].
+    pub fn event(body: Vec<u8>, headers: Vec<(String, String)>, priority: Priority) -> Result<Event> {
+        if headers.len() > MAX_HEADERS {
+            return Err(Error::decode(format!("{} headers: at most {MAX_HEADERS} are allowed", headers.len())));
+        }
+        let mut event = Event::new(body).with_priority(priority);
+        for (key, value) in headers {
+            if key.is_empty() {
+                return Err(Error::decode("a header key is empty"));
+            }
+            if event.header(&key).is_some() {
+                return Err(Error::decode(format!("header {key:?} is given twice")));
+            }
+            event.headers.push((key, value));
+        }
+        if event.size() > MAX_EVENT_BYTES {
+            return Err(Error::decode(format!(
+                "the event is {} bytes: at most {MAX_EVENT_BYTES} are allowed",
+                event.size()
+            )));
+        }
+        Ok(event)
+    }
+
+    /// Puts `event` in the write buffer; it is committed within `commit_interval`.
+    /// Never waits on the network; waits on the writer only while the buffer is full.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Closed`] after [`Sdk::close`].
+    pub fn record(&self, event: Event) -> Result<()> {
+        self.recorder.record(event).map(|_| ())
+    }
+
+    /// Records `event` and returns once it is committed to the store.
+    ///
+    /// # Errors
+    /// Closed, or the store refused it (quota full of `high` events, storage failure).
+    pub fn record_sync(&self, event: Event) -> Result<()> {
+        self.recorder.record_sync(event)
+    }
+
+    /// Commits the buffer and uploads now if the policy allows, waiting up to
+    /// `timeout`. Returns whether everything recorded before the call was acknowledged.
+    ///
+    /// # Errors
+    /// Closed, or the commit of the buffer failed.
+    pub fn flush(&self, timeout: Duration) -> Result<bool> {
+        if self.agent.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+            return Err(Error::new(ErrorKind::Closed, "the SDK is closed"));
+        }
+        let deadline = Instant::now() + timeout;
+        self.recorder.commit_now()?;
+        if self.gate.snapshot().paused.is_some() {
+            return Ok(self.channel.metrics().size.get() == 0);
+        }
+        self.gate.urgent_for(timeout);
+        self.channel.wake();
+        loop {
+            if self.channel.metrics().size.get() == 0 {
+                return Ok(true);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            std::thread::sleep(left.min(FLUSH_POLL));
+        }
+    }
+
+    /// The app reports connectivity.
+    pub fn set_network(&self, network: Network) {
+        self.gate.set_network(network);
+    }
+
+    /// The app reports power.
+    pub fn set_power(&self, charging: bool, low_battery: bool) {
+        self.gate.set_power(charging, low_battery);
+    }
+
+    /// The app reports its lifecycle: going to background commits the buffer
+    /// and starts an upload within `flush_on_background`.
+    pub fn set_foreground(&self, foreground: bool) {
+        if !foreground {
+            if let Err(e) = self.recorder.commit_now() {
+                log::warn!("commit on going to background failed: {e}");
+            }
+            self.gate.went_to_background();
+            self.channel.wake();
+        }
+    }
+
+    /// Counters now.
+    pub fn stats(&self) -> Stats {
+        let (recorder, commit_error) = self.recorder.stats();
+        let gate = self.gate.snapshot();
+        let channel = self.channel.metrics();
+        let (mut delivered, mut quarantined) = (0, 0);
+        for entry in self.metrics.entries() {
+            if let Entry::Sink(_, m) = entry {
+                delivered += m.drain_success.get();
+                quarantined += m.quarantined.get();
+            }
+        }
+        Stats {
+            pending_events: channel.size.get() + recorder.buffered,
+            pending_bytes: channel.bytes.get(),
+            buffered_events: recorder.buffered,
+            recorded: recorder.recorded,
+            delivered,
+            evicted: channel.evicted.get(),
+            expired: channel.expired.get(),
+            refused: recorder.refused,
+            quarantined,
+            network: gate.network.name(),
+            uploads_paused: gate.paused,
+            metered_bytes_today: gate.metered_bytes_today,
+            last_error: gate.last_error.or(commit_error),
+            last_upload_ms: gate.last_upload_ms,
+        }
+    }
+
+    /// [`Sdk::stats`] as JSON.
+    pub fn stats_json(&self) -> String {
+        serde_json::to_string(&self.stats()).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Commits the buffer, stops the uploaders (an upload in flight finishes or
+    /// is sent again next time) and releases the store. Safe to call more than once.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Closed`] when already closed.
+    pub fn close(&self) -> Result<()> {
+        let Some(agent) = self.agent.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return Err(Error::new(ErrorKind::Closed, "the SDK is already closed"));
+        };
+        self.recorder.close();
+        if !agent.shutdown(self.close_timeout) {
+            log::warn!("an upload was still running at close; its batch is sent again next time");
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Sdk {
+    fn drop(&mut self) {
+        let _ = self.close();
+    }
+}

@@ -1,0 +1,233 @@
+//! `record()`'s write buffer: callers append to a bounded buffer; one writer
+//! thread commits it to the channel every `commit_interval` (or at once when
+//! it is half full, or a `record_sync` or flush asks).
+//!
+//! The buffer is bounded: a caller that finds it full waits for the writer
+//! (back pressure) instead of growing memory without limit. The writer sleeps
+//! on a condition variable while the buffer is empty: no timed wake-ups idle.
+
+use crate::channel::Channel;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How many failed commits are remembered for `record_sync` callers.
+const FAILURES_KEPT: usize = 64;
+
+/// Counters of the recorder, for stats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecorderStats {
+    /// Events in the buffer now.
+    pub buffered: u64,
+    /// Events recorded since open.
+    pub recorded: u64,
+    /// Events committed to the channel since open.
+    pub committed: u64,
+    /// Events the channel refused (quota full of `high`, or a storage error), since open.
+    pub refused: u64,
+}
+
+#[derive(Debug, Default)]
+struct Buffer {
+    events: Vec<Event>,
+    /// When the oldest buffered event arrived.
+    since: Option<Instant>,
+    /// Sequence number of the last recorded event (1-based).
+    recorded: u64,
+    /// Every event up to this sequence number has been through a commit.
+    committed: u64,
+    refused: u64,
+    /// Commit now (a `record_sync`, a flush, or a buffer half full).
+    urgent: bool,
+    closed: bool,
+    /// (first seq, last seq, reason) of recent failed commits.
+    failures: VecDeque<(u64, u64, Error)>,
+    last_error: Option<String>,
+}
+
+struct Shared {
+    buffer: Mutex<Buffer>,
+    /// The writer waits on this for work.
+    work: Condvar,
+    /// Callers wait on this for room or for their commit.
+    done: Condvar,
+    capacity: usize,
+    interval: Duration,
+    channel: Arc<dyn Channel>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Buffer> {
+        self.buffer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The buffer and its writer thread.
+pub struct Recorder {
+    shared: Arc<Shared>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").field("stats", &self.stats().0).finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// Starts the writer for `channel`.
+    ///
+    /// # Errors
+    /// The writer thread cannot be spawned.
+    pub fn start(channel: Arc<dyn Channel>, capacity: usize, interval: Duration) -> Result<Recorder> {
+        let shared = Arc::new(Shared {
+            buffer: Mutex::new(Buffer::default()),
+            work: Condvar::new(),
+            done: Condvar::new(),
+            capacity: capacity.max(1),
+            interval,
+            channel,
+        });
+        let writer = {
+            let shared = shared.clone();
+            std::thread::Builder::new().name("sluice-writer".into()).spawn(move || write_loop(&shared))?
+        };
+        Ok(Recorder { shared, writer: Mutex::new(Some(writer)) })
+    }
+
+    /// Appends `event`; returns its sequence number once it is in the buffer.
+    /// Waits only while the buffer is full.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Closed`] after [`Recorder::close`].
+    pub fn record(&self, event: Event) -> Result<u64> {
+        let mut buffer = self.shared.lock();
+        while buffer.events.len() >= self.shared.capacity && !buffer.closed {
+            buffer.urgent = true;
+            self.shared.work.notify_one();
+            buffer = self.shared.done.wait(buffer).unwrap_or_else(|p| p.into_inner());
+        }
+        if buffer.closed {
+            return Err(Error::new(ErrorKind::Closed, "the SDK is closed"));
+        }
+        buffer.events.push(event);
+        buffer.recorded += 1;
+        let seq = buffer.recorded;
+        if buffer.since.is_none() {
+            buffer.since = Some(Instant::now());
+            self.shared.work.notify_one();
+        } else if buffer.events.len() * 2 == self.shared.capacity {
+            buffer.urgent = true;
+            self.shared.work.notify_one();
+        }
+        Ok(seq)
+    }
+
+    /// Appends `event` and returns once it is committed to the channel.
+    ///
+    /// # Errors
+    /// As [`Recorder::record`], or the channel refused the commit (quota, storage).
+    pub fn record_sync(&self, event: Event) -> Result<()> {
+        let seq = self.record(event)?;
+        self.wait_committed(seq)
+    }
+
+    /// Commits everything buffered now and waits for it.
+    ///
+    /// # Errors
+    /// The commit of the last buffered event failed.
+    pub fn commit_now(&self) -> Result<()> {
+        let seq = self.shared.lock().recorded;
+        self.wait_committed(seq)
+    }
+
+    fn wait_committed(&self, seq: u64) -> Result<()> {
+        let mut buffer = self.shared.lock();
+        if buffer.committed < seq {
+            buffer.urgent = true;
+            self.shared.work.notify_one();
+        }
+        while buffer.committed < seq {
+            buffer = self.shared.done.wait(buffer).unwrap_or_else(|p| p.into_inner());
+        }
+        match buffer.failures.iter().find(|(first, last, _)| (*first..=*last).contains(&seq)) {
+            Some((_, _, error)) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Counters now.
+    pub fn stats(&self) -> (RecorderStats, Option<String>) {
+        let b = self.shared.lock();
+        let stats = RecorderStats {
+            buffered: b.events.len() as u64,
+            recorded: b.recorded,
+            committed: b.committed.saturating_sub(b.refused),
+            refused: b.refused,
+        };
+        (stats, b.last_error.clone())
+    }
+
+    /// Refuses further records, commits what is buffered and stops the writer.
+    /// Safe to call more than once.
+    pub fn close(&self) {
+        {
+            let mut buffer = self.shared.lock();
+            buffer.closed = true;
+            self.shared.work.notify_one();
+            self.shared.done.notify_all();
+        }
+        let writer = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(writer) = writer {
+            if writer.join().is_err() {
+                log::error!("the record writer panicked; events still buffered were lost");
+            }
+        }
+    }
+}
+
+fn write_loop(shared: &Shared) {
+    let mut buffer = shared.lock();
+    loop {
+        if buffer.events.is_empty() {
+            if buffer.closed {
+                return;
+            }
+            buffer.urgent = false;
+            buffer = shared.work.wait(buffer).unwrap_or_else(|p| p.into_inner());
+            continue;
+        }
+        let due = buffer.since.map_or_else(Instant::now, |t| t + shared.interval);
+        let now = Instant::now();
+        if !buffer.urgent && !buffer.closed && now < due {
+            buffer = shared.work.wait_timeout(buffer, due - now).unwrap_or_else(|p| p.into_inner()).0;
+            continue;
+        }
+        let events = std::mem::take(&mut buffer.events);
+        buffer.since = None;
+        buffer.urgent = false;
+        let last = buffer.recorded;
+        let first = last + 1 - events.len() as u64;
+        // Room again: wake callers waiting for space while the commit runs.
+        shared.done.notify_all();
+        drop(buffer);
+        let result = shared.channel.put(events);
+        buffer = shared.lock();
+        buffer.committed = last;
+        if let Err(e) = result {
+            let e = Error::from(e);
+            let n = last + 1 - first;
+            log::error!("{n} recorded events were not committed: {e}");
+            buffer.refused += n;
+            buffer.last_error = Some(e.to_string());
+            buffer.failures.push_back((first, last, e));
+            if buffer.failures.len() > FAILURES_KEPT {
+                buffer.failures.pop_front();
+            }
+        }
+        shared.done.notify_all();
+    }
+}

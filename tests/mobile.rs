@@ -1,0 +1,186 @@
+//! The mobile SDK's core from Rust against a real loopback receiver: recording,
+//! flushing and the phone's upload policy (network, budget, background, quota).
+
+use sluice::mobile::{Network, Sdk};
+use sluice::{Event, Priority};
+use sluice_tests::receiver::{Receiver, Reply};
+use sluice_tests::wait_until;
+use std::time::{Duration, Instant};
+
+fn config(receiver: &Receiver, mobile: &str, batch: &str) -> String {
+    format!(
+        "[agent]\nreport_interval = \"200ms\"\n[mobile]\n{mobile}\n[sinks.up]\ntype = \"http\"\nurl = \"{}\"\nretry = {{ initial = \"50ms\", max = \"200ms\" }}\nbatch = {batch}\n",
+        receiver.url()
+    )
+}
+
+fn event(i: usize, priority: Priority) -> Event {
+    Sdk::event(format!("event {i:04} {}", "x".repeat(150)).into_bytes(), vec![("n".into(), i.to_string())], priority)
+        .unwrap()
+}
+
+fn index(e: &serde_json::Value) -> usize {
+    e["headers"]["n"].as_str().unwrap().parse().unwrap()
+}
+
+fn data_events(receiver: &Receiver) -> Vec<serde_json::Value> {
+    receiver.events().into_iter().filter(|e| e["headers"]["sluice.kind"] != "report").collect()
+}
+
+#[test]
+fn record_then_flush_delivers_every_event_with_its_headers() {
+    let receiver = Receiver::ok();
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = Sdk::open(dir.path(), &config(&receiver, "", "{ linger = \"10s\" }")).unwrap();
+    for i in 0..300 {
+        sdk.record(event(i, Priority::Normal)).unwrap();
+    }
+    assert!(sdk.flush(Duration::from_secs(10)).unwrap(), "flush did not drain: {}", sdk.stats_json());
+    let got = data_events(&receiver);
+    assert_eq!(got.len(), 300);
+    for (i, e) in got.iter().enumerate() {
+        assert_eq!(e["headers"]["n"], i.to_string());
+        assert!(e["body"].as_str().unwrap().starts_with(&format!("event {i:04} ")));
+    }
+    let stats = sdk.stats();
+    assert_eq!((stats.recorded, stats.delivered, stats.pending_events), (300, 300, 0));
+    sdk.close().unwrap();
+    assert!(sdk.record(event(0, Priority::Normal)).is_err(), "record after close must fail");
+    assert!(sdk.close().is_err(), "a second close reports that it was closed");
+}
+
+#[test]
+fn offline_makes_no_network_attempt_until_the_network_returns() {
+    let receiver = Receiver::ok();
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = Sdk::open(dir.path(), &config(&receiver, "", "{ linger = \"0ms\" }")).unwrap();
+    sdk.set_network(Network::Offline);
+    for i in 0..50 {
+        sdk.record_sync(event(i, Priority::Normal)).unwrap();
+    }
+    assert!(!sdk.flush(Duration::from_millis(300)).unwrap(), "flush reported a delivery while offline");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(receiver.log.lock().unwrap().len(), 0, "a request was made while offline");
+    assert_eq!(sdk.stats().uploads_paused, Some("offline"));
+    sdk.set_network(Network::Unmetered);
+    assert!(wait_until(Duration::from_secs(10), || data_events(&receiver).len() == 50));
+}
+
+#[test]
+fn a_failing_upstream_is_not_retried_while_offline_and_at_once_when_back() {
+    let receiver = Receiver::scripted(|_, i| {
+        if i < 3 {
+            Reply::Status(503, vec![], "down".into())
+        } else {
+            Reply::Status(200, vec![], String::new())
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    // Backoff would reach 60 s; the network coming back must cut it short.
+    let text = config(&receiver, "", "{ linger = \"0ms\" }").replace("max = \"200ms\"", "max = \"60s\"");
+    let sdk = Sdk::open(dir.path(), &text.replace("initial = \"50ms\"", "initial = \"30s\"")).unwrap();
+    sdk.record_sync(event(0, Priority::Normal)).unwrap();
+    assert!(wait_until(Duration::from_secs(10), || !receiver.log.lock().unwrap().is_empty()));
+    sdk.set_network(Network::Offline);
+    let attempts = receiver.log.lock().unwrap().len();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.log.lock().unwrap().len(), attempts, "retried while offline");
+    let back = Instant::now();
+    sdk.set_network(Network::Unmetered);
+    assert!(wait_until(Duration::from_secs(5), || receiver.log.lock().unwrap().len() > attempts));
+    assert!(back.elapsed() < Duration::from_secs(5), "the 30 s backoff was not reset by the network's return");
+}
+
+#[test]
+fn a_metered_budget_stops_uploads_at_the_budget() {
+    let receiver = Receiver::ok();
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(&receiver, "metered_daily_budget = \"4KiB\"", "{ linger = \"0ms\", max_events = 5 }");
+    let sdk = Sdk::open(dir.path(), &text).unwrap();
+    sdk.set_network(Network::Metered);
+    let size = event(0, Priority::Normal).size() as u64;
+    for i in 0..100 {
+        sdk.record_sync(event(i, Priority::Normal)).unwrap();
+    }
+    assert!(wait_until(Duration::from_secs(10), || sdk.stats().uploads_paused == Some("metered_budget_spent")));
+    std::thread::sleep(Duration::from_millis(500));
+    let sent = data_events(&receiver);
+    let bytes: u64 = sent.iter().map(|e| event(index(e), Priority::Normal).size() as u64).sum();
+    assert!(!sent.is_empty(), "nothing was sent within the budget");
+    assert!(bytes <= 4096 + size, "{} events, {bytes} bytes, passed a 4 KiB budget", sent.len());
+    assert_eq!(sdk.stats().metered_bytes_today, bytes);
+    // Wi-Fi is not metered: the rest goes.
+    sdk.set_network(Network::Unmetered);
+    assert!(wait_until(Duration::from_secs(10), || data_events(&receiver).len() == 100));
+}
+
+#[test]
+fn going_to_background_uploads_within_the_bound() {
+    let receiver = Receiver::ok();
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(&receiver, "flush_on_background = \"1s\"", "{ linger = \"60s\", max_events = 1000 }");
+    let sdk = Sdk::open(dir.path(), &text).unwrap();
+    for i in 0..10 {
+        sdk.record(event(i, Priority::Normal)).unwrap();
+    }
+    // In the foreground the batch lingers (60 s): nothing is sent.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(data_events(&receiver).len(), 0, "the batch was sent without lingering");
+    let went = Instant::now();
+    sdk.set_foreground(false);
+    assert!(wait_until(Duration::from_secs(1), || data_events(&receiver).len() == 10), "not uploaded within 1 s");
+    assert!(went.elapsed() <= Duration::from_secs(1));
+}
+
+#[test]
+fn a_full_quota_evicts_low_then_normal_keeps_high_and_reports_the_loss() {
+    let receiver = Receiver::ok();
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(&receiver, "max_bytes = \"20KiB\"", "{ linger = \"0ms\" }");
+    let sdk = Sdk::open(dir.path(), &text).unwrap();
+    sdk.set_network(Network::Offline);
+    let mut n = 0;
+    for (count, priority) in [(40, Priority::High), (100, Priority::Low), (100, Priority::Normal)] {
+        for _ in 0..count {
+            sdk.record_sync(event(n, priority)).unwrap();
+            n += 1;
+        }
+    }
+    let stats = sdk.stats();
+    assert!(stats.evicted > 100, "evicted {}: every low event and some normal ones should go", stats.evicted);
+    assert_eq!(stats.refused, 0);
+    sdk.set_network(Network::Unmetered);
+    assert!(wait_until(Duration::from_secs(10), || data_events(&receiver).len() as u64 + stats.evicted == 240));
+    let got = data_events(&receiver);
+    assert_eq!(got.iter().filter(|e| index(e) < 40).count(), 40, "a high event was evicted");
+    assert_eq!(got.iter().filter(|e| (40..140).contains(&index(e))).count(), 0, "a low event outlived a normal one");
+    // The newest normal events are the ones kept.
+    assert!(got.iter().any(|e| index(e) == 239));
+    assert!(wait_until(Duration::from_secs(10), || receiver
+        .events()
+        .iter()
+        .any(|e| e["headers"]["sluice.kind"] == "report" && e["body"].as_str().unwrap_or("").contains("evicted"))));
+    let report: Vec<_> = receiver.events().into_iter().filter(|e| e["headers"]["sluice.kind"] == "report").collect();
+    let body: serde_json::Value = serde_json::from_str(report[0]["body"].as_str().unwrap()).unwrap();
+    let reported: u64 = body["losses"].as_array().unwrap().iter().map(|l| l["events"].as_u64().unwrap()).sum();
+    assert_eq!(reported, stats.evicted, "the loss report does not count every eviction: {body}");
+}
+
+#[test]
+fn bad_configuration_and_bad_events_are_errors_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Sdk::open(dir.path(), "[mobile]\nupload_on = \"wifi\"\n[sinks.up]\ntype = \"null\"\n").unwrap_err();
+    assert!(err.to_string().starts_with("<config>:2:") && err.to_string().contains("upload_on"), "{err}");
+    let err = Sdk::open(dir.path(), "[sources.x]\ntype = \"stdin\"\nchannels = [\"app\"]\n").unwrap_err();
+    assert!(err.to_string().contains("no sources"), "{err}");
+    let err = Sdk::event(vec![], vec![(String::new(), "v".into())], Priority::Normal).unwrap_err();
+    assert!(err.to_string().contains("empty"), "{err}");
+    let err = Sdk::event(vec![0; 2 << 20], vec![], Priority::Normal).unwrap_err();
+    assert!(err.to_string().contains("at most"), "{err}");
+    // Two instances on one directory would corrupt each other's view of the store.
+    let ok = "[sinks.up]\ntype = \"null\"\n";
+    let first = Sdk::open(dir.path(), ok).unwrap();
+    assert!(Sdk::open(dir.path(), ok).is_err());
+    first.close().unwrap();
+    Sdk::open(dir.path(), ok).unwrap().close().unwrap();
+}
