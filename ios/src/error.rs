@@ -1,0 +1,74 @@
+//! Status codes, the thread-local last error, and the boundary guard that
+//! turns errors and panics into codes (a panic never crosses into C).
+
+use sluice::{Error, ErrorKind};
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Success.
+pub const SLUICE_OK: i32 = 0;
+/// `sluice_flush`: the timeout passed (or the policy forbids uploading now) with events still pending.
+pub const SLUICE_PENDING: i32 = 1;
+/// An argument is invalid (NULL, bad UTF-8, unknown code, too large); nothing was recorded.
+pub const SLUICE_ERR_ARGUMENT: i32 = -1;
+/// The handle is closed (or was never opened).
+pub const SLUICE_ERR_CLOSED: i32 = -2;
+/// The configuration is invalid; the message names the line and key.
+pub const SLUICE_ERR_CONFIG: i32 = -3;
+/// The store failed (SQLite error, disk full, directory in use).
+pub const SLUICE_ERR_STORAGE: i32 = -4;
+/// The disk quota is full of `high` events (or `on_full = "reject"`): the event was refused.
+pub const SLUICE_ERR_FULL: i32 = -5;
+/// A bug inside Sluice was caught at the boundary; the app keeps running.
+pub const SLUICE_ERR_PANIC: i32 = -6;
+/// Anything else.
+pub const SLUICE_ERR_OTHER: i32 = -7;
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Remembers `message` as this thread's last error.
+pub(crate) fn set_last_error(message: &str) {
+    let text = CString::new(message.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = text);
+}
+
+/// This thread's last error message; valid until the next failing call on this thread.
+pub(crate) fn last_error_ptr() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// The status code of `error`.
+pub(crate) fn code(error: &Error) -> i32 {
+    match error.kind() {
+        ErrorKind::Config => SLUICE_ERR_CONFIG,
+        ErrorKind::Full => SLUICE_ERR_FULL,
+        ErrorKind::Decode => SLUICE_ERR_ARGUMENT,
+        ErrorKind::Closed => SLUICE_ERR_CLOSED,
+        ErrorKind::Storage | ErrorKind::DiskFull | ErrorKind::Io => SLUICE_ERR_STORAGE,
+        _ => SLUICE_ERR_OTHER,
+    }
+}
+
+/// Runs `f` at the boundary: an error becomes its code and this thread's last
+/// error; a panic becomes [`SLUICE_ERR_PANIC`].
+pub(crate) fn guard(f: impl FnOnce() -> Result<i32, Error>) -> i32 {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(status)) => status,
+        Ok(Err(e)) => {
+            set_last_error(&e.to_string());
+            code(&e)
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            set_last_error(&format!("internal error (please report): {what}"));
+            SLUICE_ERR_PANIC
+        }
+    }
+}

@@ -1,0 +1,139 @@
+/* The C ABI from C: the scenarios of the Kotlin tests, plus NULLs, bad
+ * arguments and use after close. Run by ios/tests/c_abi.rs under
+ * AddressSanitizer (leaks included). Usage: abi_test URL DATA_DIR */
+#include "sluice.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures = 0;
+
+#define CHECK(cond, ...)                                              \
+    do {                                                              \
+        if (!(cond)) {                                                \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);      \
+            fprintf(stderr, __VA_ARGS__);                             \
+            fprintf(stderr, " (last error: %s)\n", sluice_last_error()); \
+            failures++;                                               \
+        }                                                             \
+    } while (0)
+
+#define EXPECT(call, want) \
+    do { int32_t got_ = (call); CHECK(got_ == (want), "%s = %d, want %d", #call, got_, (want)); } while (0)
+
+static char config[1024];
+
+static int32_t record_n(SluiceHandle *h, const char *thread, int i) {
+    char body[64], n[16];
+    snprintf(body, sizeof body, "event %d from %s", i, thread);
+    snprintf(n, sizeof n, "%d", i);
+    SluiceHeader headers[2] = {{"thread", thread}, {"n", n}};
+    return sluice_record(h, (const uint8_t *)body, strlen(body), headers, 2, SLUICE_PRIORITY_NORMAL);
+}
+
+struct worker { SluiceHandle *h; char name[16]; int errors; };
+
+static void *record_many(void *arg) {
+    struct worker *w = arg;
+    for (int i = 0; i < 1000; i++)
+        if (record_n(w->h, w->name, i) != SLUICE_OK) w->errors++;
+    return NULL;
+}
+
+static void bad_arguments(SluiceHandle *h) {
+    const uint8_t body[] = "x";
+    SluiceHeader null_key[1] = {{NULL, "v"}};
+    SluiceHeader null_value[1] = {{"k", NULL}};
+    SluiceHeader empty_key[1] = {{"", "v"}};
+    SluiceHeader bad_utf8[1] = {{"\xff\xfe", "v"}};
+    EXPECT(sluice_record(h, NULL, 5, NULL, 0, SLUICE_PRIORITY_NORMAL), SLUICE_ERR_ARGUMENT);
+    CHECK(strstr(sluice_last_error(), "body is NULL") != NULL, "message names the body");
+    EXPECT(sluice_record(h, body, 1, NULL, 2, SLUICE_PRIORITY_NORMAL), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_record(h, body, 1, null_key, 1, SLUICE_PRIORITY_NORMAL), SLUICE_ERR_ARGUMENT);
+    CHECK(strstr(sluice_last_error(), "headers[0].key is NULL") != NULL, "message names the key");
+    EXPECT(sluice_record(h, body, 1, null_value, 1, SLUICE_PRIORITY_NORMAL), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_record(h, body, 1, empty_key, 1, SLUICE_PRIORITY_NORMAL), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_record(h, body, 1, bad_utf8, 1, SLUICE_PRIORITY_NORMAL), SLUICE_ERR_ARGUMENT);
+    CHECK(strstr(sluice_last_error(), "UTF-8") != NULL, "message says UTF-8");
+    EXPECT(sluice_record(h, body, 1, NULL, 0, 7), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_record(h, body, 1, NULL, 100000, SLUICE_PRIORITY_NORMAL), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_record(h, body, (size_t)1 << 40, NULL, 0, SLUICE_PRIORITY_NORMAL), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_set_network(h, 9), SLUICE_ERR_ARGUMENT);
+    /* An empty body is a valid event. */
+    EXPECT(sluice_record(h, NULL, 0, NULL, 0, SLUICE_PRIORITY_LOW), SLUICE_OK);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 3) { fprintf(stderr, "usage: abi_test URL DATA_DIR\n"); return 2; }
+    snprintf(config, sizeof config,
+             "[mobile]\ncommit_interval = \"20ms\"\n"
+             "[sinks.up]\ntype = \"http\"\nurl = \"%s\"\nbatch = { linger = \"0ms\" }\n", argv[1]);
+    const char *dir = argv[2];
+    SluiceHandle *h = NULL;
+
+    CHECK(strncmp(sluice_version(), "sluice ", 7) == 0, "version is %s", sluice_version());
+    EXPECT(sluice_open(NULL, config, &h), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_open(dir, NULL, &h), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_open(dir, config, NULL), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_open(dir, "[mobile]\nupload_on = 3\n[sinks.up]\ntype = \"null\"\n", &h), SLUICE_ERR_CONFIG);
+    CHECK(strstr(sluice_last_error(), "<config>:2") != NULL, "config error names the line");
+    CHECK(h == NULL, "a failed open leaves *out alone");
+
+    EXPECT(sluice_open(dir, config, &h), SLUICE_OK);
+    CHECK(h != NULL, "open gives a handle");
+    SluiceHandle *second = NULL;
+    EXPECT(sluice_open(dir, config, &second), SLUICE_ERR_STORAGE);
+
+    for (int i = 0; i < 100; i++) EXPECT(record_n(h, "main", i), SLUICE_OK);
+    bad_arguments(h);
+
+    pthread_t threads[8];
+    struct worker workers[8];
+    for (int t = 0; t < 8; t++) {
+        workers[t].h = h;
+        workers[t].errors = 0;
+        snprintf(workers[t].name, sizeof workers[t].name, "t%d", t);
+        pthread_create(&threads[t], NULL, record_many, &workers[t]);
+    }
+    for (int t = 0; t < 8; t++) {
+        pthread_join(threads[t], NULL);
+        CHECK(workers[t].errors == 0, "thread %d had %d errors", t, workers[t].errors);
+    }
+    EXPECT(sluice_set_power(h, true, false), SLUICE_OK);
+    EXPECT(sluice_set_foreground(h, true), SLUICE_OK);
+    EXPECT(sluice_flush(h, 20000), SLUICE_OK);
+    char *stats = sluice_stats_json(h);
+    CHECK(stats != NULL, "stats");
+    if (stats) {
+        CHECK(strstr(stats, "\"delivered\":8101") != NULL, "stats: %s", stats);
+        CHECK(strstr(stats, "\"pending_events\":0") != NULL, "stats: %s", stats);
+    }
+    sluice_string_free(stats);
+    sluice_string_free(NULL);
+
+    /* Offline: flush cannot deliver and says so. */
+    EXPECT(sluice_set_network(h, SLUICE_NETWORK_OFFLINE), SLUICE_OK);
+    EXPECT(sluice_record_sync(h, (const uint8_t *)"late", 4, NULL, 0, SLUICE_PRIORITY_HIGH), SLUICE_OK);
+    EXPECT(sluice_flush(h, 100), SLUICE_PENDING);
+
+    EXPECT(sluice_close(h), SLUICE_OK);
+    EXPECT(record_n(h, "main", 0), SLUICE_ERR_CLOSED);
+    EXPECT(sluice_flush(h, 10), SLUICE_ERR_CLOSED);
+    EXPECT(sluice_set_network(h, SLUICE_NETWORK_UNMETERED), SLUICE_ERR_CLOSED);
+    CHECK(sluice_stats_json(h) == NULL, "stats after close is NULL");
+    EXPECT(sluice_close(h), SLUICE_ERR_CLOSED);
+    EXPECT(sluice_close(NULL), SLUICE_ERR_ARGUMENT);
+    EXPECT(record_n(NULL, "main", 0), SLUICE_ERR_ARGUMENT);
+    EXPECT(record_n((SluiceHandle *)(uintptr_t)0xdead, "main", 0), SLUICE_ERR_CLOSED);
+
+    /* Reopen: the event recorded offline was kept and is shipped now. */
+    EXPECT(sluice_open(dir, config, &h), SLUICE_OK);
+    EXPECT(sluice_flush(h, 20000), SLUICE_OK);
+    EXPECT(sluice_close(h), SLUICE_OK);
+
+    if (failures) { fprintf(stderr, "%d checks failed\n", failures); return 1; }
+    printf("all C ABI checks passed\n");
+    return 0;
+}

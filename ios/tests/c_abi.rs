@@ -1,0 +1,59 @@
+//! Builds `tests/c/abi_test.c` with gcc against this crate's static library,
+//! under AddressSanitizer with leak detection, and runs it against a loopback
+//! receiver that then checks what arrived.
+
+use sluice_tests::receiver::Receiver;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// `target/<profile>`: this test runs from `target/<profile>/deps`.
+fn profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+}
+
+#[test]
+fn the_c_abi_from_c_under_address_sanitizer() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = profile_dir().join("libsluice_ios.a");
+    assert!(lib.exists(), "{} was not built", lib.display());
+    let work = tempfile::tempdir().unwrap();
+    let exe = work.path().join("abi_test");
+    let status = Command::new("gcc")
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-g", "-fsanitize=address,undefined"])
+        .arg("-fno-omit-frame-pointer")
+        .arg("-I")
+        .arg(crate_dir.join("include"))
+        .arg(crate_dir.join("tests/c/abi_test.c"))
+        .arg(&lib)
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&exe)
+        .status()
+        .expect("gcc");
+    assert!(status.success(), "gcc failed to build the C test against include/sluice.h");
+
+    let receiver = Receiver::ok();
+    let output = Command::new(&exe)
+        .arg(receiver.url())
+        .arg(work.path().join("data"))
+        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=23")
+        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1")
+        .output()
+        .expect("run abi_test");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "abi_test failed ({:?}):\n{stderr}", output.status);
+    assert!(!stderr.contains("Sanitizer"), "sanitizer report:\n{stderr}");
+
+    // What the C program recorded arrived, headers and all.
+    let events: Vec<_> = receiver.events();
+    assert_eq!(events.len(), 8102, "events received");
+    for t in 0..8 {
+        let from_thread = events.iter().filter(|e| e["headers"]["thread"] == format!("t{t}")).count();
+        assert_eq!(from_thread, 1000, "events from thread t{t}");
+    }
+    let main: Vec<_> = events.iter().filter(|e| e["headers"]["thread"] == "main").collect();
+    assert_eq!(main.len(), 100);
+    assert_eq!(main[42]["body"], "event 42 from main");
+    assert_eq!(main[42]["headers"]["n"], "42");
+    assert!(events.iter().any(|e| e["body"] == "late"), "the event recorded offline was lost across close/open");
+}
