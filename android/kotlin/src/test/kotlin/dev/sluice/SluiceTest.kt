@@ -1,0 +1,145 @@
+package dev.sluice
+
+import com.sun.net.httpserver.HttpServer
+import org.junit.After
+import org.junit.Assert.assertEquals
+import org.junit.Assert.assertFalse
+import org.junit.Assert.assertTrue
+import org.junit.Assert.fail
+import org.junit.Before
+import org.junit.Test
+import java.io.File
+import java.net.InetSocketAddress
+import java.nio.file.Files
+import java.util.Collections
+import java.util.zip.GZIPInputStream
+
+/** The Kotlin API on the host JVM against a real loopback HTTP receiver. */
+class SluiceTest {
+    private lateinit var server: HttpServer
+    private val lines: MutableList<String> = Collections.synchronizedList(mutableListOf())
+    private lateinit var dir: File
+
+    @Before
+    fun start() {
+        server = HttpServer.create(InetSocketAddress("127.0.0.1", 0), 0)
+        server.createContext("/") { exchange ->
+            val raw = exchange.requestBody.readBytes()
+            val gzip = exchange.requestHeaders.getFirst("Content-Encoding") == "gzip"
+            val body = if (gzip) GZIPInputStream(raw.inputStream()).readBytes() else raw
+            String(body, Charsets.UTF_8).lines().filter { it.isNotBlank() }.forEach { lines.add(it) }
+            exchange.sendResponseHeaders(200, -1)
+            exchange.close()
+        }
+        server.start()
+        dir = Files.createTempDirectory("sluice-kotlin").toFile()
+    }
+
+    @After
+    fun stop() {
+        server.stop(0)
+        dir.deleteRecursively()
+    }
+
+    private fun config(extra: String = "") = """
+        [mobile]
+        commit_interval = "20ms"
+        $extra
+        [sinks.up]
+        type = "http"
+        url = "http://127.0.0.1:${server.address.port}/"
+        format = "ndjson"
+        batch = { linger = "0ms" }
+    """.trimIndent()
+
+    private fun events(): List<String> = synchronized(lines) { lines.filter { !it.contains("\"sluice.kind\"") } }
+
+    private inline fun expectError(code: Int, messagePart: String, block: () -> Unit) {
+        try {
+            block()
+            fail("expected SluiceException($code)")
+        } catch (e: SluiceException) {
+            assertEquals("code of: ${e.message}", code, e.code)
+            assertTrue("message '${e.message}' should mention '$messagePart'", e.message!!.contains(messagePart))
+        }
+    }
+
+    @Test
+    fun recordThenFlushDeliversEveryEventWithItsHeaders() {
+        Sluice.open(dir, config()).use { sluice ->
+            for (i in 0 until 100) {
+                sluice.record("event $i ünïcødé", mapOf("n" to i.toString(), "kind" to "test"))
+            }
+            sluice.record(byteArrayOf(0, 1, 2, -1), mapOf("n" to "binary"), Priority.HIGH)
+            assertTrue("flush did not deliver: ${sluice.stats()}", sluice.flush(10_000))
+            val got = events()
+            assertEquals(101, got.size)
+            for (i in 0 until 100) {
+                val line = got.single { it.contains("\"n\":\"$i\"") }
+                assertTrue(line, line.contains("\"body\":\"event $i ünïcødé\""))
+                assertTrue(line, line.contains("\"kind\":\"test\""))
+            }
+            // A body that is not UTF-8 travels base64-encoded, byte-exact.
+            assertTrue(got.any { it.contains("\"body_base64\":\"AAEC/w==\"") })
+            assertTrue(sluice.stats(), sluice.stats().contains("\"delivered\":101"))
+        }
+    }
+
+    @Test
+    fun eventsSurviveCloseAndReopenAndAClosedInstanceThrows() {
+        val sluice = Sluice.open(dir, config())
+        sluice.setNetwork(Network.OFFLINE)
+        sluice.recordSync("kept across close", mapOf("n" to "1"))
+        assertFalse("flush cannot deliver offline", sluice.flush(200))
+        assertEquals(0, events().size)
+        sluice.close()
+        expectError(SluiceException.CLOSED, "closed") { sluice.record("after close") }
+        expectError(SluiceException.CLOSED, "closed") { sluice.flush(10) }
+        expectError(SluiceException.CLOSED, "closed") { sluice.stats() }
+        expectError(SluiceException.CLOSED, "closed") { sluice.close() }
+
+        Sluice.open(dir, config()).use { again ->
+            assertTrue(again.flush(10_000))
+            assertEquals(1, events().size)
+            assertTrue(events()[0].contains("kept across close"))
+        }
+    }
+
+    @Test
+    fun eightThreadsRecordAtOnce() {
+        Sluice.open(dir, config()).use { sluice ->
+            val threads = (0 until 8).map { t ->
+                Thread {
+                    for (i in 0 until 1000) sluice.record("t$t-$i", mapOf("thread" to "t$t"))
+                }
+            }
+            threads.forEach { it.start() }
+            threads.forEach { it.join() }
+            assertTrue(sluice.flush(20_000))
+            val got = events()
+            assertEquals(8000, got.size)
+            for (t in 0 until 8) {
+                assertEquals(1000, got.count { it.contains("\"thread\":\"t$t\"") })
+            }
+        }
+    }
+
+    @Test
+    fun invalidArgumentsThrowWithAMessage() {
+        expectError(SluiceException.CONFIG, "<config>:2") {
+            Sluice.open(dir, "[mobile]\nupload_on = \"wifi\"\n[sinks.up]\ntype = \"null\"\n")
+        }
+        expectError(SluiceException.CONFIG, "sinks") { Sluice.open(dir, "[mobile]\n") }
+        Sluice.open(dir, config()).use { sluice ->
+            expectError(SluiceException.ARGUMENT, "header key is empty") { sluice.record("x", mapOf("" to "v")) }
+            expectError(SluiceException.ARGUMENT, "at most") { sluice.record(ByteArray(2 shl 20)) }
+            expectError(SluiceException.ARGUMENT, "at most 256") {
+                sluice.record("x", (0 until 300).associate { "k$it" to "v" })
+            }
+            expectError(SluiceException.STORAGE, "another sluice") { Sluice.open(dir, config()) }
+            // The instance is still usable after the errors.
+            sluice.recordSync("still fine")
+            assertTrue(sluice.flush(10_000))
+        }
+    }
+}

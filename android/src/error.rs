@@ -1,0 +1,75 @@
+//! Errors and panics become `dev.sluice.SluiceException(code, message)`; nothing
+//! unwinds into the JVM. Codes are the C ABI's (`SLUICE_ERR_*`).
+
+use jni::objects::JValue;
+use jni::JNIEnv;
+use sluice::{Error, ErrorKind};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+const EXCEPTION: &str = "dev/sluice/SluiceException";
+
+/// An invalid argument: nothing was recorded.
+pub const ARGUMENT: i32 = -1;
+/// The instance is closed.
+pub const CLOSED: i32 = -2;
+/// The configuration is invalid.
+pub const CONFIG: i32 = -3;
+/// The store failed.
+pub const STORAGE: i32 = -4;
+/// The quota is full of `high` events.
+pub const FULL: i32 = -5;
+/// A bug inside Sluice, caught.
+pub const PANIC: i32 = -6;
+/// Anything else.
+pub const OTHER: i32 = -7;
+
+/// The code of `error`.
+pub fn code(error: &Error) -> i32 {
+    match error.kind() {
+        ErrorKind::Config => CONFIG,
+        ErrorKind::Full => FULL,
+        ErrorKind::Decode => ARGUMENT,
+        ErrorKind::Closed => CLOSED,
+        ErrorKind::Storage | ErrorKind::DiskFull | ErrorKind::Io => STORAGE,
+        _ => OTHER,
+    }
+}
+
+/// Throws `SluiceException(code, message)` (or, should that fail, leaves the JVM's own pending exception).
+pub fn throw(env: &mut JNIEnv<'_>, code: i32, message: &str) {
+    if env.exception_check().unwrap_or(false) {
+        return;
+    }
+    let Ok(text) = env.new_string(message) else { return };
+    let thrown = env
+        .new_object(EXCEPTION, "(ILjava/lang/String;)V", &[JValue::Int(code), JValue::Object(&text)])
+        .and_then(|e| env.throw(jni::objects::JThrowable::from(e)));
+    if thrown.is_err() && !env.exception_check().unwrap_or(false) {
+        let _ = env.throw_new("java/lang/RuntimeException", message);
+    }
+}
+
+/// Runs `f` at the boundary: an error or a panic is thrown as `SluiceException`
+/// and `fallback` returned to the JVM (which ignores it while the exception is pending).
+pub fn guard<'local, T>(
+    env: &mut JNIEnv<'local>,
+    fallback: T,
+    f: impl FnOnce(&mut JNIEnv<'local>) -> Result<T, Error>,
+) -> T {
+    match catch_unwind(AssertUnwindSafe(|| f(env))) {
+        Ok(Ok(value)) => value,
+        Ok(Err(e)) => {
+            throw(env, code(&e), &e.to_string());
+            fallback
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            throw(env, PANIC, &format!("internal error (please report): {what}"));
+            fallback
+        }
+    }
+}

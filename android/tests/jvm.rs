@@ -1,0 +1,29 @@
+//! The Kotlin API on the host JVM: `mvn test` in `android/kotlin` (Kotlin compiled
+//! by Maven's Kotlin plugin, JUnit 4) against this crate's host `.so`.
+
+use std::path::Path;
+use std::process::Command;
+
+#[test]
+fn the_kotlin_api_passes_its_junit_tests_on_the_host_jvm() {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    assert!(profile_dir.join("libsluice_android.so").exists(), "libsluice_android.so was not built");
+    let output = Command::new("mvn")
+        .args(["-B", "-q", "-f"])
+        .arg(crate_dir.join("kotlin/pom.xml"))
+        .arg(format!("-Dsluice.library.path={}", profile_dir.display()))
+        .arg("test")
+        .output()
+        .expect("mvn (Maven) must be installed: .ci/run installs it");
+    let report = crate_dir.join("kotlin/target/surefire-reports/dev.sluice.SluiceTest.txt");
+    let summary = std::fs::read_to_string(&report).unwrap_or_default();
+    assert!(
+        output.status.success(),
+        "mvn test failed:\n{}\n{}\n{summary}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(summary.contains("Tests run: 4, Failures: 0, Errors: 0, Skipped: 0"), "JUnit summary: {summary}");
+}
