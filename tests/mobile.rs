@@ -184,3 +184,58 @@ fn bad_configuration_and_bad_events_are_errors_with_a_reason() {
     first.close().unwrap();
     Sdk::open(dir.path(), ok).unwrap().close().unwrap();
 }
+
+/// The app killed (SIGKILL) during a record loop, ten times, then reopened:
+/// every event whose `record_sync` returned is shipped, and an event whose
+/// `record` returned is lost only if it was recorded within the commit window
+/// (`commit_interval` 50 ms, plus the commit itself) before the kill.
+#[test]
+fn killed_during_a_record_loop_loses_only_the_commit_window() {
+    use std::collections::HashSet;
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    const WINDOW_MS: u64 = 50 + 250;
+
+    let receiver = Receiver::ok();
+    let dir = tempfile::tempdir().unwrap();
+    let mut synced = Vec::new();
+    let mut recorded = Vec::new();
+    for round in 0..10 {
+        let mut child = Command::new(sluice_tests::test_bin("mobile-crash-child"))
+            .arg(dir.path())
+            .arg(receiver.url())
+            .arg(round.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(150 + fastrand::u64(0..300)));
+        // Child::kill sends SIGKILL on Unix.
+        child.kill().unwrap();
+        let killed_ms = sluice::event::now_ms();
+        let mut out = String::new();
+        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+        child.wait().unwrap();
+        for line in out.lines() {
+            let mut parts = line.split(' ');
+            match (parts.next(), parts.next(), parts.next()) {
+                (Some("S"), Some(body), None) => synced.push(body.to_string()),
+                (Some("R"), Some(body), Some(ms)) => {
+                    recorded.push((body.to_string(), ms.parse::<u64>().unwrap(), killed_ms))
+                }
+                _ => {} // a line cut by the kill
+            }
+        }
+    }
+    assert!(synced.len() >= 10, "the child recorded too little to test anything: {}", synced.len());
+    let sdk = Sdk::open(dir.path(), &config(&receiver, "", "{ linger = \"0ms\" }")).unwrap();
+    assert!(sdk.flush(Duration::from_secs(30)).unwrap(), "reopened store did not drain: {}", sdk.stats_json());
+    sdk.close().unwrap();
+    let got: HashSet<String> = receiver.events().iter().filter_map(|e| e["body"].as_str().map(String::from)).collect();
+    let lost_synced: Vec<_> = synced.iter().filter(|b| !got.contains(*b)).collect();
+    assert!(lost_synced.is_empty(), "record_sync returned but the event was lost: {lost_synced:?}");
+    let outside_window: Vec<_> =
+        recorded.iter().filter(|(b, at, killed)| !got.contains(b) && at + WINDOW_MS < *killed).collect();
+    assert!(outside_window.is_empty(), "record()ed events lost outside the commit window: {outside_window:?}");
+    let lost = recorded.iter().filter(|(b, _, _)| !got.contains(b)).count();
+    eprintln!("{} synced, {} recorded, {lost} recorded events lost within the window", synced.len(), recorded.len());
+}

@@ -70,8 +70,7 @@ pub extern "system" fn Java_dev_sluice_Native_flush<'local>(
     handle: jlong,
     timeout_ms: jlong,
 ) -> jboolean {
-    error::guard(&mut env, 0, |env| {
-        let _ = env;
+    error::guard(&mut env, 0, |_| {
         let timeout = Duration::from_millis(u64::try_from(timeout_ms).unwrap_or(0));
         Ok(u8::from(convert::sdk(handle)?.flush(timeout)?))
     })
