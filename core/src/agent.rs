@@ -42,7 +42,9 @@ impl Agent {
         let needs_store = topology.channels.iter().any(|c| !c.in_memory);
         let (store, lock) = if needs_store {
             let power = topology.channels.iter().any(|c| c.power_safe);
-            let store = Store::open(&topology.agent.data_dir, power)?;
+            // Phones commit small buffers often: small pages write less per commit.
+            let page_size = if topology.mobile.is_some() { 4096 } else { 16384 };
+            let store = Store::open_with_page_size(&topology.agent.data_dir, power, page_size)?;
             (Some(store), Some(lock_dir(&topology.agent.data_dir)?))
         } else {
             (None, None)

@@ -90,7 +90,7 @@ impl Sdk {
     /// The configuration is invalid ([`ErrorKind::Config`], with line and key),
     /// the directory is in use by another instance, or the store cannot be opened.
     pub fn open(data_dir: &Path, config_toml: &str) -> Result<Sdk> {
-        Sdk::open_with(data_dir, config_toml, &Registry::with_builtins())
+        Sdk::open_with(data_dir, config_toml, &Registry::with_builtin_sinks())
     }
 
     /// As [`Sdk::open`], with custom sink types registered in `registry`.

@@ -32,17 +32,25 @@ pub struct Registry {
 impl Registry {
     /// The built-in types.
     pub fn with_builtins() -> Registry {
-        let mut r = Registry::default();
+        let mut r = Registry::with_builtin_sinks();
         r.register_source("stdin", |c| Ok(Box::new(c.parse::<crate::source::stdin::StdinConfig>()?.build())));
-        r.register_sink("http", |c| Ok(Box::new(c.parse::<crate::sink::http::HttpSinkConfig>()?.build(c)?)));
-        r.register_sink("stdout", |c| c.parse::<Empty>().map(|_| Box::new(crate::sink::StdoutSink) as _));
-        r.register_sink("null", |c| c.parse::<Empty>().map(|_| Box::new(crate::sink::NullSink) as _));
         for kind in ["timestamp", "host", "static", "regex_filter", "remove_header"] {
             r.register_interceptor(kind, |c| {
                 crate::interceptor::build_builtin(c).unwrap_or_else(|| Err(c.error("type", "unknown interceptor")))
             });
         }
         crate::source::http::register(&mut r);
+        r
+    }
+
+    /// The built-in sinks only: what the mobile SDK needs (it has no sources or
+    /// interceptors). Leaving the rest unreferenced lets the linker drop the
+    /// HTTP server, the request decoders and the regex engine from phone libraries.
+    pub fn with_builtin_sinks() -> Registry {
+        let mut r = Registry::default();
+        r.register_sink("http", |c| Ok(Box::new(c.parse::<crate::sink::http::HttpSinkConfig>()?.build(c)?)));
+        r.register_sink("stdout", |c| c.parse::<Empty>().map(|_| Box::new(crate::sink::StdoutSink) as _));
+        r.register_sink("null", |c| c.parse::<Empty>().map(|_| Box::new(crate::sink::NullSink) as _));
         r
     }
 

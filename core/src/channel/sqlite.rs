@@ -57,7 +57,16 @@ impl Store {
     /// The directory or file cannot be created or opened. A corrupt file is not an
     /// error: it is set aside (see [`Store::set_aside`]) and a fresh store opened.
     pub fn open(dir: &Path, power_safe: bool) -> Result<Arc<Store>> {
-        let (conn, set_aside) = schema::open(dir, power_safe)?;
+        Store::open_with_page_size(dir, power_safe, schema::GATEWAY_PAGE_SIZE)
+    }
+
+    /// As [`Store::open`], creating a new file with `page_size`-byte pages
+    /// (a power of two from 512 to 65536; an existing file keeps its own).
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with_page_size(dir: &Path, power_safe: bool, page_size: u32) -> Result<Arc<Store>> {
+        let (conn, set_aside) = schema::open(dir, power_safe, page_size)?;
         let state = State { conn, channels: Vec::new() };
         Ok(Arc::new(Store {
             state: Mutex::new(state),

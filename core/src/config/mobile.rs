@@ -48,7 +48,7 @@ impl Default for MobileSpec {
             pause_on_low_battery: true,
             flush_on_background: Some(Duration::from_secs(5)),
             commit_interval: Duration::from_millis(50),
-            buffer_events: 10_000,
+            buffer_events: 2_000,
         }
     }
 }

@@ -52,7 +52,7 @@ pub struct RawMobile {
     pub max_age: Option<Span>,
     /// How often `record()`'s buffer is committed (default 50ms).
     pub commit_interval: Option<Span>,
-    /// Events `record()` may buffer before it waits for the writer (default 10,000).
+    /// Events `record()` may buffer before it waits for the writer (default 2,000).
     pub buffer_events: Option<usize>,
     /// `process` (default) or `power`.
     pub durability: Option<String>,

@@ -62,7 +62,11 @@ CREATE TABLE counters (
 /// The file name of the store inside the data directory.
 pub const FILE_NAME: &str = "sluice.db";
 
-/// Opens (creating private to this user) the store in `dir`.
+/// The page size of a new store. Large pages suit the gateway's large batch
+/// rows; small ones write less per small commit (a phone's record buffer).
+pub const GATEWAY_PAGE_SIZE: u32 = 16384;
+
+/// Opens (creating private to this user) the store in `dir`; a new file gets `page_size`-byte pages.
 ///
 /// A file SQLite reports as corrupt or not a database is renamed to
 /// `sluice.db.corrupt-<ms>` and a fresh store opened; the renamed path is returned
@@ -70,10 +74,10 @@ pub const FILE_NAME: &str = "sluice.db";
 ///
 /// # Errors
 /// The directory cannot be created, or SQLite fails for a reason other than corruption.
-pub fn open(dir: &Path, power_safe: bool) -> Result<(Connection, Option<PathBuf>)> {
+pub fn open(dir: &Path, power_safe: bool, page_size: u32) -> Result<(Connection, Option<PathBuf>)> {
     DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| Error::from(e).context(dir.display()))?;
     let path = dir.join(FILE_NAME);
-    match open_file(&path, power_safe) {
+    match open_file(&path, power_safe, page_size) {
         Ok(conn) => Ok((conn, None)),
         Err(e) if is_corruption(&e) => {
             let aside = dir.join(format!("{FILE_NAME}.corrupt-{}", crate::event::now_ms()));
@@ -89,7 +93,7 @@ pub fn open(dir: &Path, power_safe: bool) -> Result<(Connection, Option<PathBuf>
                     std::fs::rename(&side, dir.join(format!("{}{suffix}", aside.display())))?;
                 }
             }
-            Ok((open_file(&path, power_safe).map_err(Error::from)?, Some(aside)))
+            Ok((open_file(&path, power_safe, page_size).map_err(Error::from)?, Some(aside)))
         }
         Err(e) => Err(Error::from(e).context(path.display())),
     }
@@ -100,7 +104,7 @@ fn is_corruption(e: &rusqlite::Error) -> bool {
         if matches!(f.code, rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase))
 }
 
-fn open_file(path: &Path, power_safe: bool) -> rusqlite::Result<Connection> {
+fn open_file(path: &Path, power_safe: bool, page_size: u32) -> rusqlite::Result<Connection> {
     // Create the file ourselves so it is 0600; SQLite gives -wal and -shm the same mode.
     if !path.exists() {
         let created = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
@@ -112,7 +116,7 @@ fn open_file(path: &Path, power_safe: bool) -> rusqlite::Result<Connection> {
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let mut conn = Connection::open_with_flags(path, flags)?;
-    setup(&conn, power_safe)?;
+    setup(&conn, power_safe, page_size)?;
     migrate(&mut conn)?;
     // Touch every table so a corrupt file is found now, not mid-run.
     conn.query_row("SELECT count(*) FROM rows", [], |_| Ok(()))?;
@@ -120,9 +124,11 @@ fn open_file(path: &Path, power_safe: bool) -> rusqlite::Result<Connection> {
 }
 
 /// All pragmas in one place.
-fn setup(conn: &Connection, power_safe: bool) -> rusqlite::Result<()> {
-    // 16 KiB pages: rows hold compressed batches of tens of KiB; fewer overflow pages.
-    conn.pragma_update(None, "page_size", 16384)?;
+fn setup(conn: &Connection, power_safe: bool, page_size: u32) -> rusqlite::Result<()> {
+    // Only takes effect on a new file. 16 KiB for the gateway: rows hold compressed
+    // batches of tens of KiB, fewer overflow pages. 4 KiB for phones: a commit of
+    // a small record buffer writes a quarter of the bytes (tests/bench/mobile.sh).
+    conn.pragma_update(None, "page_size", page_size)?;
     // Freed pages are reused and can be returned with `incremental_vacuum`.
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     // WAL: readers never block the writer; a commit is one append.
