@@ -3,37 +3,11 @@
 
 use jni::objects::JValue;
 use jni::JNIEnv;
-use sluice::{Error, ErrorKind};
+use sluice::mobile::status;
+use sluice::Error;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 const EXCEPTION: &str = "dev/sluice/SluiceException";
-
-/// An invalid argument: nothing was recorded.
-pub const ARGUMENT: i32 = -1;
-/// The instance is closed.
-pub const CLOSED: i32 = -2;
-/// The configuration is invalid.
-pub const CONFIG: i32 = -3;
-/// The store failed.
-pub const STORAGE: i32 = -4;
-/// The quota is full of `high` events.
-pub const FULL: i32 = -5;
-/// A bug inside Sluice, caught.
-pub const PANIC: i32 = -6;
-/// Anything else.
-pub const OTHER: i32 = -7;
-
-/// The code of `error`.
-pub fn code(error: &Error) -> i32 {
-    match error.kind() {
-        ErrorKind::Config => CONFIG,
-        ErrorKind::Full => FULL,
-        ErrorKind::Decode => ARGUMENT,
-        ErrorKind::Closed => CLOSED,
-        ErrorKind::Storage | ErrorKind::DiskFull | ErrorKind::Io => STORAGE,
-        _ => OTHER,
-    }
-}
 
 /// Throws `SluiceException(code, message)` (or, should that fail, leaves the JVM's own pending exception).
 pub fn throw(env: &mut JNIEnv<'_>, code: i32, message: &str) {
@@ -59,7 +33,7 @@ pub fn guard<'local, T>(
     match catch_unwind(AssertUnwindSafe(|| f(env))) {
         Ok(Ok(value)) => value,
         Ok(Err(e)) => {
-            throw(env, code(&e), &e.to_string());
+            throw(env, status::of(&e), &e.to_string());
             fallback
         }
         Err(panic) => {
@@ -68,7 +42,7 @@ pub fn guard<'local, T>(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown".into());
-            throw(env, PANIC, &format!("internal error (please report): {what}"));
+            throw(env, status::PANIC, &format!("internal error (please report): {what}"));
             fallback
         }
     }

@@ -7,8 +7,10 @@ use std::process::Command;
 #[test]
 fn the_kotlin_api_passes_its_junit_tests_on_the_host_jvm() {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    // Cargo builds the library's cdylib next to this test, in target/<profile>/deps
+    // (it is copied up to target/<profile> only when the library itself is a build target).
     let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let profile_dir = exe.parent().expect("target/<profile>/deps");
     assert!(profile_dir.join("libsluice_android.so").exists(), "libsluice_android.so was not built");
     let output = Command::new("mvn")
         .args(["-B", "-q", "-f"])

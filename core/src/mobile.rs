@@ -8,6 +8,7 @@
 mod gate;
 pub mod handles;
 mod recorder;
+pub mod status;
 
 pub use gate::{Gate, GateSnapshot, Network, Wake};
 pub use recorder::{Recorder, RecorderStats};

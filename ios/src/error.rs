@@ -1,7 +1,8 @@
 //! Status codes, the thread-local last error, and the boundary guard that
 //! turns errors and panics into codes (a panic never crosses into C).
 
-use sluice::{Error, ErrorKind};
+use sluice::mobile::status;
+use sluice::Error;
 use std::cell::RefCell;
 use std::ffi::{c_char, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -40,18 +41,6 @@ pub(crate) fn last_error_ptr() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
 }
 
-/// The status code of `error`.
-pub(crate) fn code(error: &Error) -> i32 {
-    match error.kind() {
-        ErrorKind::Config => SLUICE_ERR_CONFIG,
-        ErrorKind::Full => SLUICE_ERR_FULL,
-        ErrorKind::Decode => SLUICE_ERR_ARGUMENT,
-        ErrorKind::Closed => SLUICE_ERR_CLOSED,
-        ErrorKind::Storage | ErrorKind::DiskFull | ErrorKind::Io => SLUICE_ERR_STORAGE,
-        _ => SLUICE_ERR_OTHER,
-    }
-}
-
 /// Runs `f` at the boundary: an error becomes its code and this thread's last
 /// error; a panic becomes [`SLUICE_ERR_PANIC`].
 pub(crate) fn guard(f: impl FnOnce() -> Result<i32, Error>) -> i32 {
@@ -59,7 +48,7 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<i32, Error>) -> i32 {
         Ok(Ok(status)) => status,
         Ok(Err(e)) => {
             set_last_error(&e.to_string());
-            code(&e)
+            status::of(&e)
         }
         Err(panic) => {
             let what = panic
@@ -70,5 +59,38 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<i32, Error>) -> i32 {
             set_last_error(&format!("internal error (please report): {what}"));
             SLUICE_ERR_PANIC
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The header's literals (cbindgen needs literals) are the core's codes.
+    #[test]
+    fn header_codes_are_the_cores() {
+        let pairs = [
+            (SLUICE_OK, status::OK),
+            (SLUICE_PENDING, status::PENDING),
+            (SLUICE_ERR_ARGUMENT, status::ARGUMENT),
+            (SLUICE_ERR_CLOSED, status::CLOSED),
+            (SLUICE_ERR_CONFIG, status::CONFIG),
+            (SLUICE_ERR_STORAGE, status::STORAGE),
+            (SLUICE_ERR_FULL, status::FULL),
+            (SLUICE_ERR_PANIC, status::PANIC),
+            (SLUICE_ERR_OTHER, status::OTHER),
+        ];
+        for (c, core) in pairs {
+            assert_eq!(c, core);
+        }
+    }
+
+    #[test]
+    fn a_panic_becomes_a_code_and_a_message() {
+        let code = guard(|| panic!("boom"));
+        assert_eq!(code, SLUICE_ERR_PANIC);
+        // SAFETY: last_error_ptr returns this thread's NUL-terminated message.
+        let message = unsafe { std::ffi::CStr::from_ptr(last_error_ptr()) };
+        assert!(message.to_string_lossy().contains("boom"));
     }
 }

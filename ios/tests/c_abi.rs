@@ -6,16 +6,18 @@ use sluice_tests::receiver::Receiver;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `target/<profile>`: this test runs from `target/<profile>/deps`.
-fn profile_dir() -> PathBuf {
+/// `target/<profile>/deps`: where this test runs from, and where Cargo puts the
+/// library's staticlib when building it for the test (it is copied up to
+/// `target/<profile>` only when the library itself is a build target).
+fn deps_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
-    exe.parent().and_then(Path::parent).expect("target/<profile>").to_path_buf()
+    exe.parent().expect("target/<profile>/deps").to_path_buf()
 }
 
 #[test]
 fn the_c_abi_from_c_under_address_sanitizer() {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let lib = profile_dir().join("libsluice_ios.a");
+    let lib = deps_dir().join("libsluice_ios.a");
     assert!(lib.exists(), "{} was not built", lib.display());
     let work = tempfile::tempdir().unwrap();
     let exe = work.path().join("abi_test");
