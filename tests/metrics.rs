@@ -47,10 +47,16 @@ fn full_channel_answers_503_and_metrics_agree() {
     assert_eq!(json["CHANNEL.main"]["ChannelFillPercentage"], "100.00");
     assert_eq!(json["CHANNEL.main"]["EventRefusedFullCount"], "2");
     assert!(wait_until(Duration::from_secs(5), || down.requests() > 0));
-    let json: serde_json::Value =
-        serde_json::from_str(&get(&metrics, "/metrics.json")).unwrap_or_else(|e| panic!("json: {e}"));
-    assert_eq!(json["SINK.up"]["EventDrainSuccessCount"], "0");
-    assert_eq!(json["SINK.up"]["ConnectionFailedCount"], "1");
+    // The receiver counts the request when it arrives; the sink counts the failure
+    // only after reading the 503, a moment later.
+    let sink = || -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&get(&metrics, "/metrics.json"))
+            .map(|j| j["SINK.up"].clone())
+            .unwrap_or_default()
+    };
+    assert!(wait_until(Duration::from_secs(5), || sink()["ConnectionFailedCount"] == "1"), "{}", sink());
+    assert_eq!(sink()["EventDrainSuccessCount"], "0");
+    assert_eq!(sink()["ConnectionFailedCount"], "1", "the 5 s backoff must hold the second attempt back");
     let text = get(&metrics, "/metrics");
     assert!(text.contains("sluice_source_events_accepted_total{component=\"in\"} 5\n"), "{text}");
     assert!(text.contains("sluice_channel_size{component=\"main\"} 5\n"), "{text}");

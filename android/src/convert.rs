@@ -1,6 +1,6 @@
 //! JVM values to Rust values: nulls, lengths and UTF-8 checked.
 
-use jni::objects::{JByteArray, JObjectArray, JString};
+use jni::objects::{JByteArray, JString};
 use jni::JNIEnv;
 use sluice::mobile::{handles, Network, Sdk, MAX_EVENT_BYTES, MAX_HEADERS};
 use sluice::{Error, ErrorKind, Priority};
@@ -51,35 +51,91 @@ pub fn bytes(env: &mut JNIEnv<'_>, array: &JByteArray<'_>) -> Result<Vec<u8>, Er
     env.convert_byte_array(array).map_err(jni_error)
 }
 
-/// Headers from two parallel `String[]` (keys, values).
+/// Headers packed by the Kotlin side (`packHeaders`): for each key, then its
+/// value, a big-endian `u32` length and that many UTF-8 bytes.
 ///
 /// # Errors
-/// `null` arrays or items, different lengths, too many, an empty key.
-pub fn headers(
-    env: &mut JNIEnv<'_>,
-    keys: &JObjectArray<'_>,
-    values: &JObjectArray<'_>,
-) -> Result<Vec<(String, String)>, Error> {
-    if keys.is_null() || values.is_null() {
+/// `null`, a truncated or over-long entry, too many headers, bad UTF-8, an empty key.
+pub fn headers(env: &mut JNIEnv<'_>, packed: &JByteArray<'_>) -> Result<Vec<(String, String)>, Error> {
+    if packed.is_null() {
         return Err(invalid("headers are null"));
     }
-    let n = env.get_array_length(keys).map_err(jni_error)?;
-    if n != env.get_array_length(values).map_err(jni_error)? {
-        return Err(invalid("header keys and values differ in length"));
-    }
-    if usize::try_from(n).unwrap_or(usize::MAX) > MAX_HEADERS {
-        return Err(invalid(format!("{n} headers: at most {MAX_HEADERS} are allowed")));
-    }
-    let mut out = Vec::with_capacity(n as usize);
-    for i in 0..n {
-        let key = JString::from(env.get_object_array_element(keys, i).map_err(jni_error)?);
-        let value = JString::from(env.get_object_array_element(values, i).map_err(jni_error)?);
-        let pair = (string(env, &key, &format!("header key {i}"))?, string(env, &value, &format!("header value {i}"))?);
-        env.delete_local_ref(key).map_err(jni_error)?;
-        env.delete_local_ref(value).map_err(jni_error)?;
-        out.push(pair);
+    let bytes = env.convert_byte_array(packed).map_err(jni_error)?;
+    unpack_headers(&bytes)
+}
+
+/// Decodes [`headers`]' packing.
+///
+/// # Errors
+/// As [`headers`].
+pub fn unpack_headers(mut bytes: &[u8]) -> Result<Vec<(String, String)>, Error> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        if out.len() == MAX_HEADERS {
+            return Err(invalid(format!("too many headers: at most {MAX_HEADERS} are allowed")));
+        }
+        let key = take_text(&mut bytes, "a key")?;
+        let value = take_text(&mut bytes, "a value")?;
+        if key.is_empty() {
+            return Err(invalid("a header key is empty"));
+        }
+        out.push((key, value));
     }
     Ok(out)
+}
+
+/// One length-prefixed UTF-8 string off the front of `bytes`.
+fn take_text(bytes: &mut &[u8], what: &str) -> Result<String, Error> {
+    let (len, rest) = bytes.split_first_chunk::<4>().ok_or_else(|| invalid(format!("headers: {what} is cut short")))?;
+    let len = u32::from_be_bytes(*len) as usize;
+    if len > rest.len() {
+        return Err(invalid(format!("headers: {what} is longer than the data")));
+    }
+    let (text, rest) = rest.split_at(len);
+    *bytes = rest;
+    String::from_utf8(text.to_vec()).map_err(|_| invalid(format!("headers: {what} is not UTF-8")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pack(pairs: &[(&str, &str)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (k, v) in pairs {
+            for part in [k, v] {
+                out.extend_from_slice(&(part.len() as u32).to_be_bytes());
+                out.extend_from_slice(part.as_bytes());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn packed_headers_round_trip() {
+        let got = unpack_headers(&pack(&[("screen", "home"), ("ü", "")])).unwrap();
+        assert_eq!(got, vec![("screen".to_string(), "home".to_string()), ("ü".to_string(), String::new())]);
+        assert!(unpack_headers(&[]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn broken_packing_is_an_error_not_a_panic() {
+        let good = pack(&[("k", "v")]);
+        for cut in 0..good.len() {
+            if cut > 0 {
+                assert!(unpack_headers(&good[..cut]).is_err(), "cut at {cut} accepted");
+            }
+        }
+        assert!(unpack_headers(&[0, 0, 0, 9, b'a']).is_err());
+        assert!(unpack_headers(&[0xff, 0xff, 0xff, 0xff]).is_err());
+        assert!(unpack_headers(&pack(&[("", "v")])).is_err());
+        let mut bad = pack(&[("k", "v")]);
+        bad[4] = 0xff;
+        assert!(unpack_headers(&bad).is_err());
+        let many: Vec<(String, String)> = (0..=MAX_HEADERS).map(|i| (format!("k{i}"), String::new())).collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert!(unpack_headers(&pack(&many)).is_err());
+    }
 }
 
 /// `Priority.code`.

@@ -13,7 +13,7 @@ pub mod convert;
 pub mod error;
 mod logcat;
 
-use jni::objects::{JByteArray, JClass, JObjectArray, JString};
+use jni::objects::{JByteArray, JClass, JString};
 use jni::sys::{jboolean, jint, jlong, jstring, JNI_TRUE};
 use jni::JNIEnv;
 use sluice::mobile::{handles, Sdk};
@@ -37,22 +37,21 @@ pub extern "system" fn Java_dev_sluice_Native_open<'local>(
     })
 }
 
-/// `Native.record(handle, body, keys, values, priority, sync)`.
+/// `Native.record(handle, body, packedHeaders, priority, sync)`.
 #[no_mangle]
 pub extern "system" fn Java_dev_sluice_Native_record<'local>(
     mut env: JNIEnv<'local>,
     _class: JClass<'local>,
     handle: jlong,
     body: JByteArray<'local>,
-    keys: JObjectArray<'local>,
-    values: JObjectArray<'local>,
+    headers: JByteArray<'local>,
     priority: jint,
     sync: jboolean,
 ) {
     error::guard(&mut env, (), |env| {
         let sdk = convert::sdk(handle)?;
         let body = convert::bytes(env, &body)?;
-        let headers = convert::headers(env, &keys, &values)?;
+        let headers = convert::headers(env, &headers)?;
         let event = Sdk::event(body, headers, convert::priority(priority)?)?;
         if sync == JNI_TRUE {
             sdk.record_sync(event)

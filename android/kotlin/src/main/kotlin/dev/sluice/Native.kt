@@ -8,14 +8,8 @@ internal object Native {
 
     @JvmStatic external fun open(dir: String, config: String): Long
 
-    @JvmStatic external fun record(
-        handle: Long,
-        body: ByteArray,
-        keys: Array<String>,
-        values: Array<String>,
-        priority: Int,
-        sync: Boolean,
-    )
+    /** [headers] is [packHeaders]' encoding: one array crosses JNI instead of one string object per key and value. */
+    @JvmStatic external fun record(handle: Long, body: ByteArray, headers: ByteArray, priority: Int, sync: Boolean)
 
     @JvmStatic external fun flush(handle: Long, timeoutMillis: Long): Boolean
 
@@ -28,4 +22,26 @@ internal object Native {
     @JvmStatic external fun stats(handle: Long): String
 
     @JvmStatic external fun close(handle: Long)
+}
+
+private val NO_HEADERS = ByteArray(0)
+
+/** Headers as (u32 big-endian length, UTF-8 bytes) for each key, then its value. */
+internal fun packHeaders(headers: Map<String, String>): ByteArray {
+    if (headers.isEmpty()) return NO_HEADERS
+    val parts = ArrayList<ByteArray>(headers.size * 2)
+    var size = 0
+    for ((key, value) in headers) {
+        val k = key.toByteArray(Charsets.UTF_8)
+        val v = value.toByteArray(Charsets.UTF_8)
+        parts.add(k)
+        parts.add(v)
+        size += 8 + k.size + v.size
+    }
+    val buffer = java.nio.ByteBuffer.allocate(size)
+    for (part in parts) {
+        buffer.putInt(part.size)
+        buffer.put(part)
+    }
+    return buffer.array()
 }

@@ -63,9 +63,6 @@ class Sluice private constructor(private val handle: Long) : Closeable {
     /** Commits, stops uploading and releases the store. A second close throws. */
     override fun close() = Native.close(handle)
 
-    private fun call(body: ByteArray, headers: Map<String, String>, priority: Priority, sync: Boolean) {
-        val keys = headers.keys.toTypedArray()
-        val values = Array(keys.size) { headers.getValue(keys[it]) }
-        Native.record(handle, body, keys, values, priority.code, sync)
-    }
+    private fun call(body: ByteArray, headers: Map<String, String>, priority: Priority, sync: Boolean) =
+        Native.record(handle, body, packHeaders(headers), priority.code, sync)
 }
