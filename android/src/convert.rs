@@ -96,6 +96,28 @@ fn take_text(bytes: &mut &[u8], what: &str) -> Result<String, Error> {
     String::from_utf8(text.to_vec()).map_err(|_| invalid(format!("headers: {what} is not UTF-8")))
 }
 
+/// `Priority.code`.
+///
+/// # Errors
+/// Another number.
+pub fn priority(code: i32) -> Result<Priority, Error> {
+    match code {
+        0 => Ok(Priority::Low),
+        1 => Ok(Priority::Normal),
+        2 => Ok(Priority::High),
+        other => Err(invalid(format!("priority {other}: expected 0 (low), 1 (normal) or 2 (high)"))),
+    }
+}
+
+/// `Network.code`.
+///
+/// # Errors
+/// Another number.
+pub fn network(code: i32) -> Result<Network, Error> {
+    Network::from_code(code)
+        .ok_or_else(|| invalid(format!("network {code}: expected 0 (offline), 1 (metered) or 2 (unmetered)")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,26 +158,4 @@ mod tests {
         let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert!(unpack_headers(&pack(&many)).is_err());
     }
-}
-
-/// `Priority.code`.
-///
-/// # Errors
-/// Another number.
-pub fn priority(code: i32) -> Result<Priority, Error> {
-    match code {
-        0 => Ok(Priority::Low),
-        1 => Ok(Priority::Normal),
-        2 => Ok(Priority::High),
-        other => Err(invalid(format!("priority {other}: expected 0 (low), 1 (normal) or 2 (high)"))),
-    }
-}
-
-/// `Network.code`.
-///
-/// # Errors
-/// Another number.
-pub fn network(code: i32) -> Result<Network, Error> {
-    Network::from_code(code)
-        .ok_or_else(|| invalid(format!("network {code}: expected 0 (offline), 1 (metered) or 2 (unmetered)")))
 }
