@@ -2,8 +2,8 @@
 
 use jni::objects::{JByteArray, JString};
 use jni::JNIEnv;
-use sluice::mobile::{handles, Network, Sdk, MAX_EVENT_BYTES, MAX_HEADERS};
-use sluice::{Error, ErrorKind, Priority};
+use sluice::mobile::{handles, Sdk, MAX_EVENT_BYTES, MAX_HEADERS};
+use sluice::{Error, ErrorKind};
 use std::sync::Arc;
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -94,28 +94,6 @@ fn take_text(bytes: &mut &[u8], what: &str) -> Result<String, Error> {
     let (text, rest) = rest.split_at(len);
     *bytes = rest;
     String::from_utf8(text.to_vec()).map_err(|_| invalid(format!("headers: {what} is not UTF-8")))
-}
-
-/// `Priority.code`.
-///
-/// # Errors
-/// Another number.
-pub fn priority(code: i32) -> Result<Priority, Error> {
-    match code {
-        0 => Ok(Priority::Low),
-        1 => Ok(Priority::Normal),
-        2 => Ok(Priority::High),
-        other => Err(invalid(format!("priority {other}: expected 0 (low), 1 (normal) or 2 (high)"))),
-    }
-}
-
-/// `Network.code`.
-///
-/// # Errors
-/// Another number.
-pub fn network(code: i32) -> Result<Network, Error> {
-    Network::from_code(code)
-        .ok_or_else(|| invalid(format!("network {code}: expected 0 (offline), 1 (metered) or 2 (unmetered)")))
 }
 
 #[cfg(test)]

@@ -37,12 +37,7 @@ pub fn guard<'local, T>(
             fallback
         }
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".into());
-            throw(env, status::PANIC, &format!("internal error (please report): {what}"));
+            throw(env, status::PANIC, &status::panic_message(panic.as_ref()));
             fallback
         }
     }

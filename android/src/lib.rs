@@ -16,7 +16,7 @@ mod logcat;
 use jni::objects::{JByteArray, JClass, JString};
 use jni::sys::{jboolean, jint, jlong, jstring, JNI_TRUE};
 use jni::JNIEnv;
-use sluice::mobile::{handles, Sdk};
+use sluice::mobile::{handles, status, Sdk};
 use std::path::Path;
 use std::time::Duration;
 
@@ -52,7 +52,7 @@ pub extern "system" fn Java_dev_sluice_Native_record<'local>(
         let sdk = convert::sdk(handle)?;
         let body = convert::bytes(env, &body)?;
         let headers = convert::headers(env, &headers)?;
-        let event = Sdk::event(body, headers, convert::priority(priority)?)?;
+        let event = Sdk::event(body, headers, status::priority(priority)?)?;
         if sync == JNI_TRUE {
             sdk.record_sync(event)
         } else {
@@ -84,7 +84,7 @@ pub extern "system" fn Java_dev_sluice_Native_setNetwork<'local>(
     network: jint,
 ) {
     error::guard(&mut env, (), |_| {
-        convert::sdk(handle)?.set_network(convert::network(network)?);
+        convert::sdk(handle)?.set_network(status::network(network)?);
         Ok(())
     })
 }

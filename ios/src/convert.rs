@@ -1,8 +1,8 @@
 //! C arguments to Rust values: every pointer checked for NULL, every string
 //! for UTF-8, every count bounded before any memory is touched.
 
-use sluice::mobile::{handles, Network, Sdk, MAX_EVENT_BYTES, MAX_HEADERS};
-use sluice::{Error, ErrorKind, Priority};
+use sluice::mobile::{handles, Sdk, MAX_EVENT_BYTES, MAX_HEADERS};
+use sluice::{Error, ErrorKind};
 use std::ffi::{c_char, CStr};
 use std::sync::Arc;
 
@@ -118,26 +118,4 @@ pub unsafe fn headers(ptr: *const SluiceHeader, n: usize) -> Result<Vec<(String,
             Ok((key.to_string(), value.to_string()))
         })
         .collect()
-}
-
-/// `SLUICE_PRIORITY_*`.
-///
-/// # Errors
-/// Another number.
-pub fn priority(code: i32) -> Result<Priority, Error> {
-    match code {
-        0 => Ok(Priority::Low),
-        1 => Ok(Priority::Normal),
-        2 => Ok(Priority::High),
-        other => Err(invalid(format!("priority {other}: expected 0 (low), 1 (normal) or 2 (high)"))),
-    }
-}
-
-/// `SLUICE_NETWORK_*`.
-///
-/// # Errors
-/// Another number.
-pub fn network(code: i32) -> Result<Network, Error> {
-    Network::from_code(code)
-        .ok_or_else(|| invalid(format!("network {code}: expected 0 (offline), 1 (metered) or 2 (unmetered)")))
 }

@@ -51,12 +51,7 @@ pub(crate) fn guard(f: impl FnOnce() -> Result<i32, Error>) -> i32 {
             status::of(&e)
         }
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown".into());
-            set_last_error(&format!("internal error (please report): {what}"));
+            set_last_error(&status::panic_message(panic.as_ref()));
             SLUICE_ERR_PANIC
         }
     }

@@ -14,7 +14,7 @@ pub mod error;
 pub use convert::{SluiceHandle, SluiceHeader};
 pub use error::*;
 
-use sluice::mobile::{handles, Sdk};
+use sluice::mobile::{handles, status, Sdk};
 use std::ffi::{c_char, CString};
 use std::path::Path;
 use std::time::Duration;
@@ -71,22 +71,33 @@ pub unsafe extern "C" fn sluice_open(
     })
 }
 
-/// The event of a record call, checked.
+/// Both record calls: the event checked, then buffered (`sync`: and committed).
 ///
 /// # Safety
 /// As [`sluice_record`].
-unsafe fn event(
+unsafe fn record(
+    handle: *mut SluiceHandle,
     body: *const u8,
     len: usize,
     headers: *const SluiceHeader,
     n_headers: usize,
     priority: i32,
-) -> Result<sluice::Event, sluice::Error> {
-    // SAFETY: forwarded from the caller's promise.
-    let body = unsafe { convert::body(body, len) }?;
-    // SAFETY: forwarded from the caller's promise.
-    let headers = unsafe { convert::headers(headers, n_headers) }?;
-    Sdk::event(body.to_vec(), headers, convert::priority(priority)?)
+    sync: bool,
+) -> i32 {
+    error::guard(|| {
+        let sdk = convert::sdk(handle)?;
+        // SAFETY: forwarded from the caller's promise.
+        let body = unsafe { convert::body(body, len) }?;
+        // SAFETY: forwarded from the caller's promise.
+        let headers = unsafe { convert::headers(headers, n_headers) }?;
+        let event = Sdk::event(body.to_vec(), headers, status::priority(priority)?)?;
+        if sync {
+            sdk.record_sync(event)?;
+        } else {
+            sdk.record(event)?;
+        }
+        Ok(SLUICE_OK)
+    })
 }
 
 /// Records an event: `len` bytes of `body`, `n_headers` headers, a `SLUICE_PRIORITY_*`.
@@ -105,13 +116,8 @@ pub unsafe extern "C" fn sluice_record(
     n_headers: usize,
     priority: i32,
 ) -> i32 {
-    error::guard(|| {
-        let sdk = convert::sdk(handle)?;
-        // SAFETY: forwarded from the caller's promise.
-        let event = unsafe { event(body, len, headers, n_headers, priority) }?;
-        sdk.record(event)?;
-        Ok(SLUICE_OK)
-    })
+    // SAFETY: forwarded from the caller's promise.
+    unsafe { record(handle, body, len, headers, n_headers, priority, false) }
 }
 
 /// As [`sluice_record`], returning only once the event is committed to the store.
@@ -127,13 +133,8 @@ pub unsafe extern "C" fn sluice_record_sync(
     n_headers: usize,
     priority: i32,
 ) -> i32 {
-    error::guard(|| {
-        let sdk = convert::sdk(handle)?;
-        // SAFETY: forwarded from the caller's promise.
-        let event = unsafe { event(body, len, headers, n_headers, priority) }?;
-        sdk.record_sync(event)?;
-        Ok(SLUICE_OK)
-    })
+    // SAFETY: forwarded from the caller's promise.
+    unsafe { record(handle, body, len, headers, n_headers, priority, true) }
 }
 
 /// Commits the buffer and uploads now if the policy allows, waiting up to
@@ -153,7 +154,7 @@ pub extern "C" fn sluice_flush(handle: *mut SluiceHandle, timeout_ms: u32) -> i3
 pub extern "C" fn sluice_set_network(handle: *mut SluiceHandle, network: i32) -> i32 {
     error::guard(|| {
         let sdk = convert::sdk(handle)?;
-        sdk.set_network(convert::network(network)?);
+        sdk.set_network(status::network(network)?);
         Ok(SLUICE_OK)
     })
 }

@@ -1,7 +1,9 @@
 //! The status codes both bindings report: C returns them (`SLUICE_*` in
 //! `sluice.h`), Kotlin carries them in `SluiceException.code`.
 
-use crate::error::{Error, ErrorKind};
+use super::Network;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Priority;
 
 /// Success.
 pub const OK: i32 = 0;
@@ -31,5 +33,58 @@ pub fn of(error: &Error) -> i32 {
         ErrorKind::Closed => CLOSED,
         ErrorKind::Storage | ErrorKind::DiskFull | ErrorKind::Io => STORAGE,
         _ => OTHER,
+    }
+}
+
+/// `SLUICE_PRIORITY_*` / `Priority.code`: 0 low, 1 normal, 2 high.
+///
+/// # Errors
+/// [`ErrorKind::Decode`] for another number.
+pub fn priority(code: i32) -> Result<Priority> {
+    match code {
+        0 => Ok(Priority::Low),
+        1 => Ok(Priority::Normal),
+        2 => Ok(Priority::High),
+        other => Err(Error::decode(format!("priority {other}: expected 0 (low), 1 (normal) or 2 (high)"))),
+    }
+}
+
+/// `SLUICE_NETWORK_*` / `Network.code`: 0 offline, 1 metered, 2 unmetered.
+///
+/// # Errors
+/// [`ErrorKind::Decode`] for another number.
+pub fn network(code: i32) -> Result<Network> {
+    Network::from_code(code)
+        .ok_or_else(|| Error::decode(format!("network {code}: expected 0 (offline), 1 (metered) or 2 (unmetered)")))
+}
+
+/// The message of a panic caught at a binding's boundary.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    let what = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown".into());
+    format!("internal error (please report): {what}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_outside_the_contract_are_argument_errors() {
+        assert_eq!(priority(2).ok(), Some(Priority::High));
+        assert_eq!(network(0).ok(), Some(Network::Offline));
+        for bad in [-1, 3, i32::MAX] {
+            assert_eq!(priority(bad).map_err(|e| of(&e)).err(), Some(ARGUMENT));
+            assert_eq!(network(bad).map_err(|e| of(&e)).err(), Some(ARGUMENT));
+        }
+    }
+
+    #[test]
+    fn panic_messages_carry_the_payload() {
+        let payload = std::panic::catch_unwind(|| panic!("boom {}", 1)).unwrap_err();
+        assert!(panic_message(payload.as_ref()).contains("boom 1"));
     }
 }
