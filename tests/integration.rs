@@ -12,5 +12,7 @@ mod mobile;
 mod metrics;
 // Sink groups: failover to a backup, round-robin load balancing.
 mod sink_groups;
+// taildir: globs, late files, long lines, read_from, and 1M lines through rotations and 30 SIGKILLs.
+mod taildir;
 // The sink runner against an upstream that fails, throttles, drops and refuses.
 mod sink_runner;

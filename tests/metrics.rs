@@ -1,15 +1,6 @@
 use sluice_tests::receiver::{Receiver, Reply};
-use sluice_tests::{free_port, post, wait_until, write, Agent};
-use std::io::{Read, Write};
+use sluice_tests::{free_port, get, post, wait_until, write, Agent};
 use std::time::Duration;
-
-fn get(addr: &str, path: &str) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
-    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
-    let mut reply = String::new();
-    let _ = s.read_to_string(&mut reply);
-    reply.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
-}
 
 /// A full channel pushes back (503), and both metric layouts say what happened.
 #[test]

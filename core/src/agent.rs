@@ -39,7 +39,9 @@ impl Agent {
         let stop = Arc::new(Stop::default());
         let metrics = Arc::new(metrics::Registry::default());
         let running = Arc::new(AtomicUsize::new(0));
-        let needs_store = topology.channels.iter().any(|c| !c.in_memory);
+        // Sources that remember positions keep them in the store even with memory channels.
+        let needs_store = topology.channels.iter().any(|c| !c.in_memory)
+            || topology.sources.iter().any(|s| s.component.kind == "taildir");
         let (store, lock) = if needs_store {
             let power = topology.channels.iter().any(|c| c.power_safe);
             // Phones commit small buffers often: small pages write less per commit.
@@ -154,7 +156,8 @@ impl Agent {
             let targets = spec.channels.iter().map(|n| channel_for(channels, n)).collect::<Result<Vec<_>>>()?;
             let m = Arc::new(SourceMetrics::default());
             self.metrics.add(Entry::Source(spec.component.name.clone(), m.clone()));
-            let output = Arc::new(Output::new(interceptors, spec.selector.clone(), targets, m));
+            let output =
+                Arc::new(Output::new(interceptors, spec.selector.clone(), targets, m).with_state(self.store.clone()));
             let ctx = SourceContext {
                 name: spec.component.name.clone(),
                 output,

@@ -58,6 +58,17 @@ impl PutError {
     }
 }
 
+/// A piece of source state (a taildir read position) to write together with a put.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// The source it belongs to.
+    pub source: String,
+    /// What it is about (a file's identity).
+    pub key: String,
+    /// The new value; `None` deletes the entry.
+    pub value: Option<Vec<u8>>,
+}
+
 /// Events quarantined in the same transaction as a commit, with their reason.
 #[derive(Debug, Clone)]
 pub struct Quarantined {
@@ -113,6 +124,17 @@ pub trait Channel: Send + Sync + 'static {
     /// The batch comes back in [`PutError`] when the channel is full (after
     /// waiting up to `block_timeout` under `on_full = "block"`) or storage fails.
     fn put(&self, events: Vec<Event>) -> Result<(), PutError>;
+
+    /// Puts `events` and, if this channel can, writes `marks` in the same
+    /// transaction. Returns whether the marks were written; the caller saves
+    /// them elsewhere when not (a `memory` channel has no transaction to share).
+    ///
+    /// # Errors
+    /// As [`Channel::put`]; no mark is written then.
+    fn put_marked(&self, events: Vec<Event>, marks: &[Mark]) -> Result<bool, PutError> {
+        let _ = marks;
+        self.put(events).map(|()| false)
+    }
 
     /// Takes up to `max_events` events (and about `max_bytes`, at least one event).
     /// `Ok(None)` when nothing is available.

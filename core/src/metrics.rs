@@ -44,6 +44,12 @@ pub struct SourceMetrics {
     pub rejected: Counter,
     /// Events dropped on purpose by an interceptor (e.g. `regex_filter`).
     pub filtered: Counter,
+    /// Lines or messages cut to the source's maximum length (kept, shortened).
+    pub truncated: Counter,
+    /// Input that could not be parsed or was too large, counted and skipped.
+    pub malformed: Counter,
+    /// Datagrams the kernel dropped before the source could read them (UDP).
+    pub dropped_by_kernel: Counter,
 }
 
 /// Counters and gauges of one channel.

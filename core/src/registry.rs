@@ -40,6 +40,10 @@ impl Registry {
             });
         }
         crate::source::http::register(&mut r);
+        r.register_source("taildir", |c| {
+            let config = c.parse::<crate::source::taildir::TaildirConfig>()?;
+            config.build().map(|s| Box::new(s) as _).map_err(|(key, msg)| c.error(key, msg))
+        });
         r
     }
 

@@ -4,8 +4,9 @@
 
 pub mod http;
 pub mod stdin;
+pub mod taildir;
 
-use crate::channel::{Channel, PutError};
+use crate::channel::{Channel, Mark, PutError, Store};
 use crate::event::Event;
 use crate::interceptor::Interceptor;
 use crate::metrics::SourceMetrics;
@@ -50,6 +51,7 @@ pub struct Output {
     selector: Selector,
     channels: Vec<Arc<dyn Channel>>,
     metrics: Arc<SourceMetrics>,
+    state: Option<Arc<Store>>,
 }
 
 impl Output {
@@ -60,7 +62,18 @@ impl Output {
         channels: Vec<Arc<dyn Channel>>,
         metrics: Arc<SourceMetrics>,
     ) -> Output {
-        Output { interceptors, selector, channels, metrics }
+        Output { interceptors, selector, channels, metrics, state: None }
+    }
+
+    /// The same output, keeping source state (read positions) in `store`.
+    pub fn with_state(mut self, store: Option<Arc<Store>>) -> Output {
+        self.state = store;
+        self
+    }
+
+    /// The store keeping source state, if the agent has one.
+    pub fn state(&self) -> Option<&Arc<Store>> {
+        self.state.as_ref()
     }
 
     /// The source's counters.
@@ -76,6 +89,18 @@ impl Output {
     /// With several channels a refusal can follow a success in another channel;
     /// a client that retries then causes a duplicate there, never a loss.
     pub fn deliver(&self, events: Vec<Event>) -> Result<(), PutError> {
+        self.deliver_marked(events, &[])
+    }
+
+    /// As [`Output::deliver`], also saving `marks` (source state such as read
+    /// positions) in the same transaction as the events, so a crash keeps both
+    /// or neither. With several channels the marks ride with the last put: a
+    /// crash between the puts re-reads into the earlier channels (a duplicate,
+    /// never a loss).
+    ///
+    /// # Errors
+    /// As [`Output::deliver`]; the marks are not saved then.
+    pub fn deliver_marked(&self, events: Vec<Event>, marks: &[Mark]) -> Result<(), PutError> {
         let n = events.len() as u64;
         self.metrics.received.add(n);
         let original =
@@ -97,13 +122,31 @@ impl Output {
                 }
             }
         }
+        let last = routed.iter().rposition(|b| !b.is_empty());
+        let mut marks_saved = marks.is_empty();
         for (slot, batch) in routed.into_iter().enumerate() {
             let Some(channel) = self.channels.get(slot) else { continue };
+            if batch.is_empty() {
+                continue;
+            }
             let count = batch.len() as u64;
-            if let Err(refused) = channel.put(batch) {
-                self.metrics.rejected.add(count);
-                let events = original.unwrap_or(refused.events);
-                return Err(PutError::new(refused.error, events));
+            let result =
+                if Some(slot) == last { channel.put_marked(batch, marks) } else { channel.put(batch).map(|()| false) };
+            match result {
+                Ok(saved) => marks_saved |= saved,
+                Err(refused) => {
+                    self.metrics.rejected.add(count);
+                    let events = original.unwrap_or(refused.events);
+                    return Err(PutError::new(refused.error, events));
+                }
+            }
+        }
+        if !marks_saved {
+            if let Some(store) = &self.state {
+                if let Err(e) = store.save_marks(marks) {
+                    // The events are in; only the position is behind: a restart re-reads (duplicates).
+                    log::error!("could not save source positions: {e}");
+                }
             }
         }
         self.metrics.accepted.add(n);

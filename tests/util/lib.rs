@@ -91,6 +91,21 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
+/// A blocking HTTP GET on a fresh connection; returns the body ("" on any error).
+pub fn get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return String::new() };
+    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    reply.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default()
+}
+
+/// `/metrics.json` of the agent whose metrics listener is `addr` (`Null` when unreachable).
+pub fn metrics_json(addr: &str) -> serde_json::Value {
+    serde_json::from_str(&get(addr, "/metrics.json")).unwrap_or_default()
+}
+
 /// A blocking HTTP POST on a fresh connection; returns (status, body).
 pub fn post(
     addr: &str,

@@ -17,7 +17,7 @@ pub use admin::{inspect, quarantine_drop, quarantine_list, quarantine_replay, In
 
 use super::policy::Capacity;
 use super::signal::Signal;
-use super::{Channel, Lease, PutError, Quarantined, Taken};
+use super::{Channel, Lease, Mark, PutError, Quarantined, Taken};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::metrics::ChannelMetrics;
@@ -45,6 +45,7 @@ type Slot = Arc<Mutex<Option<Result<(), PutError>>>>;
 struct PendingPut {
     channel: usize,
     events: Vec<Event>,
+    marks: Vec<Mark>,
     slot: Slot,
 }
 
@@ -108,9 +109,10 @@ impl Store {
     }
 
     /// Puts through the group-commit queue: whoever holds the lock writes everyone's puts.
-    fn put(&self, channel: usize, events: Vec<Event>) -> Result<(), PutError> {
+    fn put(&self, channel: usize, events: Vec<Event>, marks: Vec<Mark>) -> Result<(), PutError> {
         let slot: Slot = Arc::new(Mutex::new(None));
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(PendingPut { channel, events, slot: slot.clone() });
+        let put = PendingPut { channel, events, marks, slot: slot.clone() };
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(put);
         let mut state = self.lock();
         if slot.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
             let group = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
@@ -119,6 +121,43 @@ impl Store {
         drop(state);
         let result = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         result.unwrap_or_else(|| Err(PutError::new(Error::storage("put lost its result"), Vec::new())))
+    }
+
+    /// The saved state of source `source`: (key, value) pairs.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn load_source_state(&self, source: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let state = self.lock();
+        let mut stmt = state.conn.prepare_cached("SELECT key, value FROM source_state WHERE source = ?1 ORDER BY key")?;
+        let rows = stmt.query_map([source], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every source's saved state, for `sluice inspect`: (source, key, value).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn all_source_state(&self) -> Result<Vec<(String, String, Vec<u8>)>> {
+        let state = self.lock();
+        let mut stmt = state.conn.prepare_cached("SELECT source, key, value FROM source_state ORDER BY source, key")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Writes `marks` in a transaction of their own (no events came with them).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn save_marks(&self, marks: &[Mark]) -> Result<()> {
+        if marks.is_empty() {
+            return Ok(());
+        }
+        let state = self.lock();
+        let tx = state.conn.unchecked_transaction()?;
+        write::write_marks(&tx, marks)?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// The persisted retry state of sink (group) `name`: failed attempts and next attempt time.
@@ -305,15 +344,22 @@ impl Channel for SqliteChannel {
         &self.name
     }
 
-    fn put(&self, mut events: Vec<Event>) -> Result<(), PutError> {
+    fn put(&self, events: Vec<Event>) -> Result<(), PutError> {
+        self.put_marked(events, &[]).map(|_| ())
+    }
+
+    fn put_marked(&self, mut events: Vec<Event>, marks: &[Mark]) -> Result<bool, PutError> {
         if events.is_empty() {
-            return Ok(());
+            return match self.store.save_marks(marks) {
+                Ok(()) => Ok(true),
+                Err(e) => Err(PutError::new(e, events)),
+            };
         }
         let deadline = Instant::now() + self.capacity.block_timeout;
         loop {
             let seen = self.space.generation();
-            match self.store.put(self.slot, events) {
-                Ok(()) => return Ok(()),
+            match self.store.put(self.slot, events, marks.to_vec()) {
+                Ok(()) => return Ok(true),
                 Err(refused) if refused.is_full() && self.capacity.on_full == super::OnFull::Block => {
                     let now = Instant::now();
                     if now >= deadline {

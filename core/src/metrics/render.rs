@@ -27,6 +27,9 @@ fn flume_fields(entry: &Entry) -> (String, Vec<(&'static str, String)>) {
                 ("EventAcceptedCount", m.accepted.get().to_string()),
                 ("EventRejectedCount", m.rejected.get().to_string()),
                 ("EventFilteredCount", m.filtered.get().to_string()),
+                ("EventTruncatedCount", m.truncated.get().to_string()),
+                ("EventMalformedCount", m.malformed.get().to_string()),
+                ("KernelDroppedCount", m.dropped_by_kernel.get().to_string()),
             ],
         ),
         Entry::Channel(name, m) => (
@@ -82,6 +85,9 @@ fn prometheus_fields(entry: &Entry) -> Vec<(&'static str, String)> {
             ("source_events_accepted_total", m.accepted.get().to_string()),
             ("source_events_rejected_total", m.rejected.get().to_string()),
             ("source_events_filtered_total", m.filtered.get().to_string()),
+            ("source_events_truncated_total", m.truncated.get().to_string()),
+            ("source_events_malformed_total", m.malformed.get().to_string()),
+            ("source_kernel_dropped_total", m.dropped_by_kernel.get().to_string()),
         ],
         Entry::Channel(_, m) => vec![
             ("channel_size", m.size.get().to_string()),

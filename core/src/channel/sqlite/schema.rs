@@ -11,7 +11,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The schema version this build writes, kept in `PRAGMA user_version`.
-pub const VERSION: i64 = 2;
+pub const VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE rows (
@@ -56,6 +56,17 @@ const SCHEMA_V2: &str = "
 CREATE TABLE counters (
     name  TEXT PRIMARY KEY,
     value INTEGER NOT NULL
+);
+";
+
+/// Version 3: what sources must remember across restarts (taildir read positions),
+/// written in the same transaction as the events they produced.
+const SCHEMA_V3: &str = "
+CREATE TABLE source_state (
+    source TEXT NOT NULL,
+    key    TEXT NOT NULL,
+    value  BLOB NOT NULL,
+    PRIMARY KEY (source, key)
 );
 ";
 
@@ -154,6 +165,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 2 {
         tx.execute_batch(SCHEMA_V2)?;
+    }
+    if version < 3 {
+        tx.execute_batch(SCHEMA_V3)?;
     }
     if version > VERSION {
         log::warn!("store schema version {version} is newer than this build's {VERSION}; opening anyway");

@@ -6,7 +6,7 @@
 use super::index::{read_row, ChannelIndex, LeasedRow, RowMeta};
 use super::{PendingPut, State};
 use crate::channel::policy::{OnFull, Usage};
-use crate::channel::{codec, PutError, Quarantined};
+use crate::channel::{codec, Mark, PutError, Quarantined};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{now_ms, Event, Priority};
 use rusqlite::{params, Connection, Transaction};
@@ -81,6 +81,7 @@ fn put_with_policy(state: &mut State, put: &PendingPut) -> Result<()> {
     }
     let tx = state.conn.unchecked_transaction()?;
     let rows = insert_events(&tx, put.channel, &index.name, &put.events)?;
+    write_marks(&tx, &put.marks)?;
     for ev in &evictions {
         evict_row(&tx, index, ev)?;
     }
@@ -193,6 +194,7 @@ fn insert_puts(conn: &Connection, channels: &[ChannelIndex], puts: &[PendingPut]
     for put in puts {
         let name = channels.get(put.channel).map(|c| c.name.as_str()).unwrap_or_default();
         rows.extend(insert_events(&tx, put.channel, name, &put.events)?);
+        write_marks(&tx, &put.marks)?;
     }
     tx.commit()?;
     Ok(rows)
@@ -217,6 +219,24 @@ fn insert_events(tx: &Transaction<'_>, channel: usize, name: &str, events: &[Eve
         rows.push(NewRow { channel, priority, seq: tx.last_insert_rowid(), meta });
     }
     Ok(rows)
+}
+
+/// Writes (or, for `None`, deletes) source state entries inside a put's transaction.
+pub(super) fn write_marks(tx: &Connection, marks: &[Mark]) -> Result<()> {
+    for m in marks {
+        match &m.value {
+            Some(value) => tx
+                .prepare_cached(
+                    "INSERT INTO source_state (source, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (source, key) DO UPDATE SET value = ?3",
+                )?
+                .execute(params![m.source, m.key, value])?,
+            None => tx
+                .prepare_cached("DELETE FROM source_state WHERE source = ?1 AND key = ?2")?
+                .execute(params![m.source, m.key])?,
+        };
+    }
+    Ok(())
 }
 
 fn apply_new_rows(state: &mut State, rows: Vec<NewRow>) {
