@@ -12,6 +12,8 @@ mod mobile;
 mod metrics;
 // Sink groups: failover to a backup, round-robin load balancing.
 mod sink_groups;
+// syslog (logger, rsyslog omfwd, malformed and oversized input) and the tcp lines source.
+mod syslog;
 // taildir: globs, late files, long lines, read_from, and 1M lines through rotations and 30 SIGKILLs.
 mod taildir;
 // The sink runner against an upstream that fails, throttles, drops and refuses.

@@ -45,10 +45,7 @@ fn follows_globbed_files_as_they_appear_and_cuts_long_lines() {
     append(&logs.join("skip.txt"), "not matched\n");
     let receiver = Receiver::ok();
     let metrics_port = free_port();
-    let keys = format!(
-        "paths = [\"{}/*.log\"]\nfile_header = true\nmax_line_length = \"16B\"\n",
-        logs.display()
-    );
+    let keys = format!("paths = [\"{}/*.log\"]\nfile_header = true\nmax_line_length = \"16B\"\n", logs.display());
     let config = agent_config(dir.path(), &keys, metrics_port, &http_sink(&receiver));
     let _agent = Agent::start(&config, &dir.path().join("agent.log"));
     assert!(wait_until(Duration::from_secs(10), || receiver.events().len() == 2), "{:?}", bodies(&receiver));

@@ -40,6 +40,8 @@ impl Registry {
             });
         }
         crate::source::http::register(&mut r);
+        r.register_source("tcp", |c| Ok(Box::new(c.parse::<crate::source::tcp::TcpSourceConfig>()?.build(c)?)));
+        r.register_source("syslog", |c| Ok(Box::new(c.parse::<crate::source::syslog::SyslogConfig>()?.build(c)?)));
         r.register_source("taildir", |c| {
             let config = c.parse::<crate::source::taildir::TaildirConfig>()?;
             config.build().map(|s| Box::new(s) as _).map_err(|(key, msg)| c.error(key, msg))

@@ -2,9 +2,13 @@
 //! executor) and hands batches to [`Output::deliver`], which runs interceptors,
 //! routes by the selector and puts into the channels.
 
+pub mod framing;
 pub mod http;
+pub mod listen;
 pub mod stdin;
+pub mod syslog;
 pub mod taildir;
+pub mod tcp;
 
 use crate::channel::{Channel, Mark, PutError, Store};
 use crate::event::Event;
@@ -13,6 +17,7 @@ use crate::metrics::SourceMetrics;
 use crate::selector::Selector;
 use crate::stop::Stop;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A running source. `run` blocks until `ctx.stop` is set or input ends.
 pub trait Source: Send + 'static {
@@ -151,5 +156,32 @@ impl Output {
         }
         self.metrics.accepted.add(n);
         Ok(())
+    }
+}
+
+/// Puts `batch`, holding it and retrying while the channel is full; at shutdown one try.
+pub(crate) fn deliver_until_accepted(ctx: &SourceContext, batch: &mut Vec<Event>) {
+    while !batch.is_empty() {
+        match ctx.output.deliver(std::mem::take(batch)) {
+            Ok(()) => {}
+            Err(refused) if ctx.stop.is_stopped() => {
+                log::warn!(
+                    "source {}: {} events not accepted at shutdown: {}",
+                    ctx.name,
+                    refused.events.len(),
+                    refused.error
+                );
+            }
+            Err(refused) => {
+                log::warn!(
+                    "source {}: {}; holding {} events and retrying",
+                    ctx.name,
+                    refused.error,
+                    refused.events.len()
+                );
+                *batch = refused.events;
+                ctx.stop.sleep(Duration::from_millis(200));
+            }
+        }
     }
 }

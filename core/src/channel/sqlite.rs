@@ -129,7 +129,8 @@ impl Store {
     /// SQLite errors.
     pub fn load_source_state(&self, source: &str) -> Result<Vec<(String, Vec<u8>)>> {
         let state = self.lock();
-        let mut stmt = state.conn.prepare_cached("SELECT key, value FROM source_state WHERE source = ?1 ORDER BY key")?;
+        let mut stmt =
+            state.conn.prepare_cached("SELECT key, value FROM source_state WHERE source = ?1 ORDER BY key")?;
         let rows = stmt.query_map([source], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }

@@ -4,7 +4,7 @@
 //! within `batch_timeout`, then put in one transaction. When the channel is
 //! full the source stops reading (back pressure reaches the writer's pipe).
 
-use super::{Source, SourceContext};
+use super::{deliver_until_accepted, Source, SourceContext};
 use crate::event::Event;
 use crate::units::Span;
 use serde::Deserialize;
@@ -38,33 +38,6 @@ impl StdinConfig {
             batch_size: self.batch_size.unwrap_or(1000).max(1),
             batch_timeout: self.batch_timeout.map_or(Duration::from_millis(50), |s| s.0),
             max_line: self.max_line_length.map_or(1 << 20, |b| b.0 as usize),
-        }
-    }
-}
-
-/// Puts `batch`, holding it and retrying while the channel is full; at shutdown one try.
-fn deliver_until_accepted(ctx: &SourceContext, batch: &mut Vec<Event>) {
-    while !batch.is_empty() {
-        match ctx.output.deliver(std::mem::take(batch)) {
-            Ok(()) => {}
-            Err(refused) if ctx.stop.is_stopped() => {
-                log::warn!(
-                    "source {}: {} lines not accepted at shutdown: {}",
-                    ctx.name,
-                    refused.events.len(),
-                    refused.error
-                );
-            }
-            Err(refused) => {
-                log::warn!(
-                    "source {}: {}; holding {} lines and retrying",
-                    ctx.name,
-                    refused.error,
-                    refused.events.len()
-                );
-                *batch = refused.events;
-                ctx.stop.sleep(Duration::from_millis(200));
-            }
         }
     }
 }

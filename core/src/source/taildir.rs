@@ -137,7 +137,10 @@ impl Follower {
                     continue;
                 };
                 let now = Instant::now();
-                files.insert(key.clone(), Tracked { key, path, offset, open: None, missing_since: None, last_read: now });
+                files.insert(
+                    key.clone(),
+                    Tracked { key, path, offset, open: None, missing_since: None, last_read: now },
+                );
             }
         }
         let scratch = vec![0u8; (cfg.max_line + 1).max(256 << 10)];
@@ -197,10 +200,8 @@ impl Follower {
         if forget.is_empty() {
             return;
         }
-        let marks: Vec<Mark> = forget
-            .iter()
-            .map(|key| Mark { source: self.ctx.name.clone(), key: key.clone(), value: None })
-            .collect();
+        let marks: Vec<Mark> =
+            forget.iter().map(|key| Mark { source: self.ctx.name.clone(), key: key.clone(), value: None }).collect();
         if let Some(store) = self.ctx.output.state() {
             if let Err(e) = store.save_marks(&marks) {
                 log::warn!("source {}: could not forget old positions: {e}", self.ctx.name);
@@ -220,8 +221,7 @@ impl Follower {
         use std::os::unix::fs::MetadataExt;
         let (dev, ino) = (meta.dev(), meta.ino());
         // The file already attached (perhaps renamed): only its path changes.
-        if let Some(t) =
-            self.files.values_mut().find(|t| t.open.as_ref().is_some_and(|o| o.dev == dev && o.ino == ino))
+        if let Some(t) = self.files.values_mut().find(|t| t.open.as_ref().is_some_and(|o| o.dev == dev && o.ino == ino))
         {
             t.path = path;
             return Some(t.key.clone());
@@ -252,7 +252,8 @@ impl Follower {
                 let offset = if first && !self.resumed && self.cfg.read_from_end { size } else { 0 };
                 log::info!("source {}: following {} from byte {offset}", self.ctx.name, path.display());
                 let now = Instant::now();
-                let t = Tracked { key: key.clone(), path, offset, open: Some(open), missing_since: None, last_read: now };
+                let t =
+                    Tracked { key: key.clone(), path, offset, open: Some(open), missing_since: None, last_read: now };
                 self.files.insert(key.clone(), t);
             }
         }
@@ -277,7 +278,9 @@ impl Follower {
         let Some(open) = &t.open else { return false };
         let size = open.size().unwrap_or(0);
         let still_same = match self.cfg.fingerprint {
-            Fingerprint::Content => file::key_of(&open.file, Fingerprint::Content).ok().flatten().as_deref() == Some(key),
+            Fingerprint::Content => {
+                file::key_of(&open.file, Fingerprint::Content).ok().flatten().as_deref() == Some(key)
+            }
             Fingerprint::Inode => true,
         };
         if size < t.offset || !still_same {
@@ -297,14 +300,15 @@ impl Follower {
             }
             return false;
         }
-        let lines = match file::read_lines(&open.file, t.offset, self.cfg.batch_size, self.cfg.max_line, &mut self.scratch) {
-            Ok(lines) => lines,
-            Err(e) => {
-                log::warn!("source {}: reading {}: {e}", self.ctx.name, t.path.display());
-                t.open = None;
-                return false;
-            }
-        };
+        let lines =
+            match file::read_lines(&open.file, t.offset, self.cfg.batch_size, self.cfg.max_line, &mut self.scratch) {
+                Ok(lines) => lines,
+                Err(e) => {
+                    log::warn!("source {}: reading {}: {e}", self.ctx.name, t.path.display());
+                    t.open = None;
+                    return false;
+                }
+            };
         if lines.offset == t.offset {
             return false;
         }

@@ -1,0 +1,249 @@
+//! The `syslog` source: RFC 3164 and RFC 5424 messages over UDP (one datagram,
+//! one message) or TCP (RFC 6587 framing: octet counting or newlines, frame by
+//! frame). Headers follow Flume's syslog sources (see [`parse`]).
+//!
+//! UDP cannot push back: the source reads into a large socket buffer
+//! (`receive_buffer`) and counts what the kernel dropped when it was full
+//! (`/proc/net/udp`), so a loss at the socket is a number, not a mystery.
+
+pub mod parse;
+
+use super::framing::{Frame, Framing};
+use super::listen::{self, StreamSpec, ToEvent};
+use super::tcp::{bind, parse_listen};
+use super::{deliver_until_accepted, Source, SourceContext};
+use crate::config::ComponentConfig;
+use crate::error::{Error, ErrorKind, Result};
+use crate::event::Event;
+use crate::metrics::SourceMetrics;
+use crate::units::{ByteSize, Span};
+use serde::Deserialize;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `[sources.NAME]` keys of `type = "syslog"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyslogConfig {
+    /// `udp` (default) or `tcp`.
+    pub protocol: Option<Protocol>,
+    /// Address to bind (default `127.0.0.1:5514`).
+    pub listen: Option<String>,
+    /// Longest message kept; longer ones are cut, marked `Incomplete` and counted (default 8KiB).
+    pub max_message_size: Option<ByteSize>,
+    /// UDP socket receive buffer asked of the kernel (default 4MiB; capped by `net.core.rmem_max`).
+    pub receive_buffer: Option<ByteSize>,
+    /// Most messages per put (default 1000).
+    pub batch_size: Option<usize>,
+    /// Longest wait to fill a batch (default 20ms).
+    pub batch_timeout: Option<Span>,
+    /// TCP connections served at once (default 64).
+    pub max_connections: Option<usize>,
+    /// Keep the whole message as the body (default false: the body is what follows the host, as in Flume).
+    pub keep_fields: Option<bool>,
+}
+
+/// The transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// Datagrams.
+    Udp,
+    /// A stream with RFC 6587 framing.
+    Tcp,
+}
+
+enum Bound {
+    Udp(UdpSocket),
+    Tcp(TcpListener),
+}
+
+/// The running source.
+pub struct SyslogSource {
+    protocol: Protocol,
+    addr: SocketAddr,
+    bound: Option<Bound>,
+    spec: StreamSpec,
+    receive_buffer: usize,
+    keep_fields: bool,
+}
+
+impl SyslogConfig {
+    /// Checks the config and builds the source (nothing is bound yet).
+    ///
+    /// # Errors
+    /// An address that does not parse.
+    pub fn build(&self, c: &ComponentConfig) -> Result<SyslogSource> {
+        let spec = StreamSpec {
+            framing: Framing::Syslog,
+            max_message: self.max_message_size.map_or(8 << 10, |b| b.0.clamp(64, 16 << 20) as usize),
+            batch_size: self.batch_size.unwrap_or(1000).max(1),
+            batch_timeout: self.batch_timeout.map_or(Duration::from_millis(20), |s| s.0),
+            max_connections: self.max_connections.unwrap_or(64).max(1),
+        };
+        Ok(SyslogSource {
+            protocol: self.protocol.unwrap_or(Protocol::Udp),
+            addr: parse_listen(c, self.listen.as_deref(), "127.0.0.1:5514")?,
+            bound: None,
+            spec,
+            receive_buffer: self.receive_buffer.map_or(4 << 20, |b| b.0.min(1 << 30) as usize),
+            keep_fields: self.keep_fields.unwrap_or(false),
+        })
+    }
+}
+
+/// One message (cut to the limit when `truncated`) into an event, counting what is wrong with it.
+fn to_event(frame: Frame, keep_fields: bool, metrics: &SourceMetrics) -> Event {
+    let parsed = parse::parse(&frame.data, frame.truncated);
+    if parsed.invalid {
+        metrics.malformed.add(1);
+    }
+    if frame.truncated {
+        metrics.truncated.add(1);
+    }
+    let body = if keep_fields { frame.data } else { parsed.body };
+    let mut event = Event::new(body);
+    for (name, value) in parsed.headers {
+        event.set_header(name, value);
+    }
+    event
+}
+
+impl Source for SyslogSource {
+    fn prepare(&mut self) -> Result<()> {
+        self.bound = Some(match self.protocol {
+            Protocol::Tcp => Bound::Tcp(bind("syslog", self.addr)?),
+            Protocol::Udp => Bound::Udp(bind_udp(self.addr, self.receive_buffer)?),
+        });
+        Ok(())
+    }
+
+    fn run(mut self: Box<Self>, ctx: SourceContext) -> Result<()> {
+        if self.bound.is_none() {
+            self.prepare()?;
+        }
+        let keep_fields = self.keep_fields;
+        match self.bound.take() {
+            Some(Bound::Tcp(listener)) => {
+                log::info!("source {}: syslog on tcp://{}", ctx.name, self.addr);
+                let to: ToEvent = Arc::new(move |frame, metrics, _| to_event(frame, keep_fields, metrics));
+                listen::serve(listener, ctx, self.spec, to)
+            }
+            Some(Bound::Udp(socket)) => {
+                log::info!("source {}: syslog on udp://{}", ctx.name, self.addr);
+                read_udp(&socket, &ctx, self.spec, keep_fields);
+                Ok(())
+            }
+            None => Err(Error::new(ErrorKind::Io, "syslog source: not bound")),
+        }
+    }
+}
+
+fn bind_udp(addr: SocketAddr, receive_buffer: usize) -> Result<UdpSocket> {
+    let socket = UdpSocket::bind(addr)
+        .map_err(|e| Error::new(ErrorKind::Io, format!("syslog source: cannot listen on udp {addr}: {e}")))?;
+    if let Err(e) = rustix::net::sockopt::set_socket_recv_buffer_size(&socket, receive_buffer) {
+        log::warn!("syslog source: cannot set the receive buffer to {receive_buffer} bytes: {e}");
+    }
+    // Linux doubles the request for its bookkeeping and caps it at net.core.rmem_max.
+    let got = rustix::net::sockopt::socket_recv_buffer_size(&socket).unwrap_or(0);
+    if got < receive_buffer {
+        log::warn!(
+            "syslog source: receive buffer is {got} bytes, less than the {receive_buffer} asked for; \
+             raise net.core.rmem_max to absorb longer bursts"
+        );
+    }
+    Ok(socket)
+}
+
+fn read_udp(socket: &UdpSocket, ctx: &SourceContext, spec: StreamSpec, keep_fields: bool) {
+    let metrics = ctx.output.metrics().clone();
+    let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+    let mut drops = KernelDrops::new(port);
+    // A datagram can be up to 64 KiB; anything past max_message is cut.
+    let mut buf = vec![0u8; 65_536];
+    let mut batch: Vec<Event> = Vec::new();
+    let mut deadline: Option<Instant> = None;
+    while !ctx.stop.is_stopped() {
+        let wait = deadline.map_or(Duration::from_secs(1), |d| d.saturating_duration_since(Instant::now()));
+        let _ = socket.set_read_timeout(Some(wait.max(Duration::from_millis(1))));
+        match socket.recv(&mut buf) {
+            Ok(n) => {
+                let truncated = n > spec.max_message;
+                let frame = Frame { data: buf[..n.min(spec.max_message)].to_vec(), truncated };
+                batch.push(to_event(frame, keep_fields, &metrics));
+                deadline.get_or_insert_with(|| Instant::now() + spec.batch_timeout);
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                log::warn!("source {}: udp receive: {e}", ctx.name);
+                ctx.stop.sleep(Duration::from_millis(100));
+            }
+        }
+        if batch.len() >= spec.batch_size || deadline.is_some_and(|d| Instant::now() >= d) {
+            deliver_until_accepted(ctx, &mut batch);
+            deadline = None;
+            drops.update(&metrics);
+        } else if batch.is_empty() {
+            drops.update(&metrics);
+        }
+    }
+    deliver_until_accepted(ctx, &mut batch);
+}
+
+/// The kernel's drop counter of our UDP socket, from `/proc/net/udp` and `udp6`.
+struct KernelDrops {
+    port_hex: String,
+    seen: u64,
+    checked: Option<Instant>,
+}
+
+impl KernelDrops {
+    fn new(port: u16) -> KernelDrops {
+        KernelDrops { port_hex: format!(":{port:04X}"), seen: 0, checked: None }
+    }
+
+    /// Adds new kernel drops to the source's counter, at most once a second.
+    fn update(&mut self, metrics: &SourceMetrics) {
+        if self.checked.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+        self.checked = Some(Instant::now());
+        let total: u64 = ["/proc/net/udp", "/proc/net/udp6"]
+            .iter()
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .map(|table| drops_of(&table, &self.port_hex))
+            .sum();
+        if total > self.seen {
+            metrics.dropped_by_kernel.add(total - self.seen);
+            log::warn!("syslog source: the kernel dropped {} datagrams (socket buffer full)", total - self.seen);
+            self.seen = total;
+        }
+    }
+}
+
+/// The `drops` column of the sockets bound to `port_hex` (`:14B2`) in a `/proc/net/udp` table.
+fn drops_of(table: &str, port_hex: &str) -> u64 {
+    table
+        .lines()
+        .skip(1)
+        .filter(|line| line.split_whitespace().nth(1).is_some_and(|local| local.ends_with(port_hex)))
+        .filter_map(|line| line.split_whitespace().last()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_drops_are_read_for_our_port_only() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+          1: 0100007F:158A 00000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0 1 2 0000000000000000 17\n\
+          2: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0 1 2 0000000000000000 5\n";
+        assert_eq!(drops_of(table, ":158A"), 17);
+        assert_eq!(drops_of(table, ":1234"), 0);
+    }
+}
