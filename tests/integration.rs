@@ -6,6 +6,8 @@ mod bad_input;
 mod crash;
 // http source -> SQLite -> http sink with the agent killed half way: zero loss.
 mod e2e;
+// Gateway intake: exec, host_metrics vs /proc, the rolling file sink, CORS for browsers.
+mod gateway;
 // The mobile SDK's core: record, flush, offline, metered budget, background flush, quota.
 mod mobile;
 // /metrics and /metrics.json, and back pressure from a full channel.

@@ -40,8 +40,16 @@ impl Registry {
             });
         }
         crate::source::http::register(&mut r);
+        r.register_sink("file", |c| Ok(Box::new(c.parse::<crate::sink::file::FileSinkConfig>()?.build(c)?)));
         r.register_source("tcp", |c| Ok(Box::new(c.parse::<crate::source::tcp::TcpSourceConfig>()?.build(c)?)));
         r.register_source("syslog", |c| Ok(Box::new(c.parse::<crate::source::syslog::SyslogConfig>()?.build(c)?)));
+        r.register_source("host_metrics", |c| {
+            Ok(Box::new(c.parse::<crate::source::host_metrics::HostMetricsConfig>()?.build()))
+        });
+        r.register_source("exec", |c| {
+            let config = c.parse::<crate::source::exec::ExecConfig>()?;
+            config.build().map(|s| Box::new(s) as _).map_err(|(key, msg)| c.error(key, msg))
+        });
         r.register_source("taildir", |c| {
             let config = c.parse::<crate::source::taildir::TaildirConfig>()?;
             config.build().map(|s| Box::new(s) as _).map_err(|(key, msg)| c.error(key, msg))

@@ -4,6 +4,7 @@
 //! (Fluent Bit's `FLB_OK / FLB_RETRY / FLB_ERROR`). HTTP status codes map onto
 //! outcomes in one pure function, [`classify`].
 
+pub mod file;
 pub mod format;
 pub mod http;
 mod simple;

@@ -2,7 +2,9 @@
 //! executor) and hands batches to [`Output::deliver`], which runs interceptors,
 //! routes by the selector and puts into the channels.
 
+pub mod exec;
 pub mod framing;
+pub mod host_metrics;
 pub mod http;
 pub mod listen;
 pub mod stdin;
@@ -182,6 +184,90 @@ pub(crate) fn deliver_until_accepted(ctx: &SourceContext, batch: &mut Vec<Event>
                 *batch = refused.events;
                 ctx.stop.sleep(Duration::from_millis(200));
             }
+        }
+    }
+}
+
+/// How a line-reading source batches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LineBatching {
+    /// Most lines per put.
+    pub batch_size: usize,
+    /// Longest wait to fill a batch.
+    pub batch_timeout: Duration,
+    /// Longest line kept; longer lines are cut and counted.
+    pub max_line: usize,
+}
+
+/// Reads lines from `input` until it ends or the agent stops, putting them in
+/// batches. A reader thread turns the blocking read into a channel the batcher
+/// can wait on with a timeout; while nothing is pending it wakes once a second
+/// to look at the stop flag. Returns whether the input ended (not a stop).
+///
+/// # Errors
+/// The reader thread cannot be spawned.
+pub(crate) fn pump_lines(
+    input: Box<dyn std::io::Read + Send>,
+    ctx: &SourceContext,
+    cfg: LineBatching,
+) -> crate::Result<bool> {
+    use std::io::BufRead;
+    use std::sync::mpsc::{sync_channel, RecvTimeoutError};
+    use std::time::Instant;
+    let (tx, rx) = sync_channel::<(Vec<u8>, bool)>(cfg.batch_size * 2);
+    std::thread::Builder::new().name(format!("sluice-read-{}", ctx.name)).spawn(move || {
+        let mut reader = std::io::BufReader::with_capacity(64 << 10, input);
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                        line.pop();
+                    }
+                    let cut = line.len() > cfg.max_line;
+                    line.truncate(cfg.max_line);
+                    if tx.send((line.clone(), cut)).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    })?;
+    let mut batch = Vec::new();
+    let mut deadline: Option<Instant> = None;
+    loop {
+        let wait = deadline.map_or(Duration::from_secs(1), |at| at.saturating_duration_since(Instant::now()));
+        let ended = match rx.recv_timeout(wait) {
+            Ok((line, cut)) => {
+                if cut {
+                    ctx.output.metrics().truncated.add(1);
+                }
+                deadline.get_or_insert_with(|| Instant::now() + cfg.batch_timeout);
+                batch.push(Event::new(line));
+                let due = deadline.is_some_and(|d| Instant::now() >= d);
+                if batch.len() < cfg.batch_size && !due && !ctx.stop.is_stopped() {
+                    continue;
+                }
+                false
+            }
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => true,
+        };
+        if ended
+            || ctx.stop.is_stopped()
+            || batch.len() >= cfg.batch_size
+            || deadline.is_some_and(|d| Instant::now() >= d)
+        {
+            deliver_until_accepted(ctx, &mut batch);
+            deadline = None;
+        }
+        if ended {
+            return Ok(true);
+        }
+        if ctx.stop.is_stopped() {
+            return Ok(false);
         }
     }
 }

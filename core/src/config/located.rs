@@ -98,6 +98,17 @@ impl ComponentConfig {
         })
     }
 
+    /// A component of type `kind` whose keys are the TOML `text` (for unit tests
+    /// of components; errors name a file called `test.toml`).
+    ///
+    /// # Errors
+    /// `text` is not a TOML table.
+    pub fn from_toml(kind: &str, text: &str) -> Result<ComponentConfig> {
+        let file = Location::file(Path::new("test.toml"), text);
+        let table: toml::Table = toml::from_str(text).map_err(|e| file.toml_error(&e))?;
+        Ok(ComponentConfig { section: "test", name: kind.into(), kind: kind.into(), table, span: 0..text.len(), file })
+    }
+
     /// An error about key `key` of this component.
     pub fn error(&self, key: &str, message: impl std::fmt::Display) -> Error {
         let span = self.file.key_span(&self.span, key);

@@ -32,6 +32,9 @@ pub struct HttpSourceConfig {
     pub max_events: Option<usize>,
     /// Require `Authorization: Bearer <token>`.
     pub bearer_token: Option<String>,
+    /// Browser origins allowed to send (CORS), like `"https://shop.example"`; `"*"` allows any.
+    /// Requests carrying another `Origin` are refused with 403.
+    pub cors_origins: Option<Vec<String>>,
 }
 
 /// The `http` source.
@@ -41,6 +44,7 @@ pub struct HttpSource {
     limits: Limits,
     decode: DecodeLimits,
     bearer: Option<String>,
+    cors: Option<Vec<String>>,
 }
 
 /// Registers `type = "http"`.
@@ -69,7 +73,18 @@ impl HttpSourceConfig {
         if let Some(n) = self.max_events {
             decode.max_events = n;
         }
-        Ok(HttpSource { addr, listener: None, limits, decode, bearer: self.bearer_token.clone() })
+        if let Some(origins) = &self.cors_origins {
+            if let Some(bad) =
+                origins.iter().find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
+            {
+                return Err(c.error(
+                    "cors_origins",
+                    format!("{bad:?} is not an origin like \"https://shop.example\" or \"*\""),
+                ));
+            }
+        }
+        let (bearer, cors) = (self.bearer_token.clone(), self.cors_origins.clone());
+        Ok(HttpSource { addr, listener: None, limits, decode, bearer, cors })
     }
 }
 
@@ -90,7 +105,8 @@ impl Source for HttpSource {
         let listener = smol::net::TcpListener::try_from(listener)?;
         log::info!("source {}: listening on http://{}", ctx.name, self.addr);
         let stop_rx = ctx.stop.closed_signal()?;
-        let handler = handler(ctx.clone(), self.decode.clone(), self.bearer.clone())?;
+        let policy = Policy { decode: self.decode.clone(), bearer: self.bearer.clone(), cors: self.cors.clone() };
+        let handler = handler(ctx.clone(), policy)?;
         smol::block_on(serve(ctx.executor.clone(), listener, self.limits.clone(), handler, stop_rx));
         Ok(())
     }
@@ -99,25 +115,54 @@ impl Source for HttpSource {
 /// Threads that decode and put requests: CPU and storage work stays off the I/O thread.
 const WORKERS: usize = 2;
 
-fn handler(ctx: SourceContext, limits: DecodeLimits, bearer: Option<String>) -> Result<Handler> {
+/// What a request must satisfy.
+struct Policy {
+    decode: DecodeLimits,
+    bearer: Option<String>,
+    cors: Option<Vec<String>>,
+}
+
+fn handler(ctx: SourceContext, policy: Policy) -> Result<Handler> {
     let workers = Workers::new(&format!("http-{}", ctx.name), WORKERS)?;
-    let shared = Arc::new((ctx, workers, limits, bearer));
+    let shared = Arc::new((ctx, workers, policy));
     Ok(Arc::new(move |request: Request| {
         let shared = shared.clone();
         Box::pin(async move {
-            let (ctx, workers, limits, bearer) = &*shared;
-            handle(ctx, workers, limits, bearer.as_deref(), request).await
+            let (ctx, workers, policy) = &*shared;
+            // A browser's Origin: allowed ones get the CORS headers on every reply.
+            let origin = request.header("origin").map(str::to_string);
+            match (&policy.cors, &origin) {
+                (Some(allowed), Some(origin)) if allowed.iter().any(|a| a == "*" || a == origin) => {
+                    let reply = if request.method == "OPTIONS" {
+                        preflight(&request)
+                    } else {
+                        handle(ctx, workers, policy, request).await
+                    };
+                    reply.with_header("Access-Control-Allow-Origin", origin.clone()).with_header("Vary", "Origin")
+                }
+                // sendBeacon and simple POSTs are not preflighted: the origin is checked here.
+                (_, Some(origin)) => {
+                    ctx.output.metrics().rejected.add(1);
+                    log::warn!("source {}: refused a request from origin {origin}", ctx.name);
+                    Response::text(403, format!("origin {origin} is not allowed\n")).with_header("Vary", "Origin")
+                }
+                (_, None) => handle(ctx, workers, policy, request).await,
+            }
         })
     }))
 }
 
-async fn handle(
-    ctx: &SourceContext,
-    workers: &Workers,
-    limits: &DecodeLimits,
-    bearer: Option<&str>,
-    request: Request,
-) -> Response {
+/// The answer to a CORS preflight from an allowed origin.
+fn preflight(request: &Request) -> Response {
+    let headers = request.header("access-control-request-headers").unwrap_or("Content-Type").to_string();
+    Response::text(204, "")
+        .with_header("Access-Control-Allow-Methods", "POST, OPTIONS")
+        .with_header("Access-Control-Allow-Headers", headers)
+        .with_header("Access-Control-Max-Age", "86400")
+}
+
+async fn handle(ctx: &SourceContext, workers: &Workers, policy: &Policy, request: Request) -> Response {
+    let (limits, bearer) = (&policy.decode, policy.bearer.as_deref());
     if request.method == "GET" && request.path == "/health" {
         return Response::text(200, "ok\n");
     }
