@@ -22,6 +22,7 @@ seeds() {
     case "$1" in
         config) echo ../conf ;;
         http_decode) echo seeds/http_decode ;;
+        flume_convert) echo ../tests/data/flume ;;
     esac
 }
 

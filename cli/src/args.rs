@@ -13,6 +13,8 @@ pub enum Command {
     Inspect { dir: PathBuf, json: bool },
     /// `quarantine list|replay|drop [DATA_DIR] [--id N]`
     Quarantine { action: QuarantineAction, dir: PathBuf, id: Option<i64>, json: bool },
+    /// `convert-flume FILE --agent NAME`
+    ConvertFlume { file: PathBuf, agent: String },
     /// `version`
     Version,
     /// `help`
@@ -44,6 +46,7 @@ pub const USAGE: &str = "usage:
   sluice check -c FILE                      validate a config and print its topology
   sluice inspect [DATA_DIR] [--json]        what a data directory holds
   sluice quarantine list|replay|drop [DATA_DIR] [--id N] [--json]
+  sluice convert-flume FILE --agent NAME    a Flume agent's .properties as Sluice TOML (exit 2: parts not carried)
   sluice version
 options: --log-level error|warn|info|debug|trace (or SLUICE_LOG)";
 
@@ -56,12 +59,14 @@ pub fn parse(argv: &[String]) -> Result<Args, String> {
     let mut config = None;
     let mut json = false;
     let mut id = None;
+    let mut agent = None;
     let mut positional = Vec::new();
     let mut it = argv.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "-c" | "--config" => config = Some(PathBuf::from(it.next().ok_or("-c needs a file")?)),
             "--json" => json = true,
+            "--agent" | "-n" => agent = Some(it.next().ok_or("--agent needs a name")?.clone()),
             "--log-level" => log_level = it.next().ok_or("--log-level needs a level")?.clone(),
             "--id" => id = Some(it.next().ok_or("--id needs a number")?.parse().map_err(|_| "--id needs a number")?),
             "-h" | "--help" => positional.insert(0, "help".to_string()),
@@ -83,6 +88,10 @@ pub fn parse(argv: &[String]) -> Result<Args, String> {
             };
             Command::Quarantine { action, dir: dir(2), id, json }
         }
+        Some("convert-flume") => Command::ConvertFlume {
+            file: positional.get(1).map(PathBuf::from).ok_or("convert-flume needs a FILE")?,
+            agent: agent.ok_or("convert-flume needs --agent NAME (the agent name in the .properties file)")?,
+        },
         Some("version") => Command::Version,
         Some("help") | None => Command::Help,
         Some(other) => return Err(format!("unknown command {other:?}")),
@@ -112,6 +121,11 @@ mod tests {
                 json: false
             })
         );
+        assert_eq!(
+            p(&["convert-flume", "f.conf", "--agent", "a1"]),
+            Ok(Command::ConvertFlume { file: "f.conf".into(), agent: "a1".into() })
+        );
+        assert!(p(&["convert-flume", "f.conf"]).is_err());
         assert!(p(&["check"]).is_err());
         assert!(p(&["frobnicate"]).is_err());
         assert!(p(&["run", "--bogus"]).is_err());

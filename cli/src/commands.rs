@@ -158,3 +158,27 @@ pub fn quarantine(action: QuarantineAction, dir: &Path, id: Option<i64>, json: b
     }
     Ok(())
 }
+
+/// `sluice convert-flume`: prints the TOML; what was not carried goes to stderr and exits 2.
+pub fn convert_flume(file: &Path, agent: &str) -> Result<()> {
+    let text = std::fs::read_to_string(file).map_err(|e| Error::from(e).context(file.display()))?;
+    let conversion = sluice::convert::convert_flume(&text, agent, &file.display().to_string())
+        .map_err(|m| Error::new(ErrorKind::Config, m))?;
+    print!("{}", conversion.toml);
+    for note in &conversion.notes {
+        eprintln!("note: {note}");
+    }
+    if conversion.unsupported.is_empty() {
+        return Ok(());
+    }
+    for line in &conversion.unsupported {
+        eprintln!("not carried: {line}");
+    }
+    Err(Error::new(
+        ErrorKind::Config,
+        format!(
+            "{} part(s) of agent {agent} could not be carried (listed above and in the output)",
+            conversion.unsupported.len()
+        ),
+    ))
+}

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Check { config } => commands::check(&config),
         Command::Inspect { dir, json } => commands::inspect(&dir, json),
         Command::Quarantine { action, dir, id, json } => commands::quarantine(action, &dir, id, json),
+        Command::ConvertFlume { file, agent } => commands::convert_flume(&file, &agent),
         Command::Version => {
             println!("sluice {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -11,6 +11,7 @@
 pub mod agent;
 pub mod channel;
 pub mod config;
+pub mod convert;
 pub mod decode;
 pub mod error;
 pub mod event;

@@ -1,0 +1,17 @@
+//! `sluice convert-flume` on hostile `.properties` text: no panic, and whatever
+//! it prints must be TOML (the user pipes it into `sluice check`).
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(text) = std::str::from_utf8(data) else { return };
+    // The agent is named by the first key's first part, so the fuzzer reaches the mapping code.
+    let agent = text.split(['.', '=', '\n', ' ']).next().unwrap_or("a1");
+    if let Ok(conversion) = sluice::convert::convert_flume(text, agent, "fuzz.properties") {
+        if let Err(e) = conversion.toml.parse::<toml::Table>() {
+            panic!("convert-flume printed invalid TOML ({e}):\n{}", conversion.toml);
+        }
+    }
+});
