@@ -152,11 +152,24 @@ impl Framer {
             return None;
         }
         let mut data = pending.to_vec();
+        self.start = self.buf.len();
+        let mut truncated = false;
+        // An octet-counted frame cut short by the end of the stream: its body, marked incomplete.
+        if self.framing == Framing::Syslog {
+            let digits = data.iter().take(MAX_LEN_DIGITS + 1).take_while(|b| b.is_ascii_digit()).count();
+            if (1..=MAX_LEN_DIGITS).contains(&digits) && data.get(digits) == Some(&b' ') {
+                data.drain(..=digits);
+                truncated = true;
+            }
+        }
         if data.last() == Some(&b'\r') {
             data.pop();
         }
-        self.start = self.buf.len();
-        Some(Frame { data, truncated: false })
+        if data.len() > self.max {
+            data.truncate(self.max);
+            truncated = true;
+        }
+        Some(Frame { data, truncated })
     }
 }
 
@@ -197,6 +210,9 @@ mod tests {
         // Too long: cut, and exactly the rest of that frame skipped.
         let got = frames(Framing::Syslog, 4, &[b"10 0123456789", b"3 abc"]);
         assert_eq!(got, [("0123".to_string(), true), ("abc".to_string(), false)]);
+        // A frame cut short by the end of the stream: its body, marked incomplete, within the limit.
+        let got = frames(Framing::Syslog, 4, &[b"9 abcdefg"]);
+        assert_eq!(got, [("abcd".to_string(), true)]);
         // A digit that is not a length prefix is a line.
         let got = frames(Framing::Syslog, 100, &[b"2024x message\n"]);
         assert_eq!(got, [("2024x message".to_string(), false)]);
