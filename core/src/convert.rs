@@ -40,12 +40,12 @@ pub fn convert_flume(text: &str, agent: &str, file: &str) -> Result<Conversion, 
     let mut doc = Document::default();
     components::convert_all(&mut cx, &mut doc);
     cx.report_leftovers();
-    let mut toml = format!("# Converted from {file} (Flume agent {agent:?}) by `sluice convert-flume`.\n");
+    let mut toml = format!("# Converted from {} (Flume agent {agent:?}) by `sluice convert-flume`.\n", comment(file));
     for line in &cx.out.unsupported {
-        toml.push_str(&format!("# UNSUPPORTED: {line}\n"));
+        toml.push_str(&format!("# UNSUPPORTED: {}\n", comment(line)));
     }
     for line in &cx.out.notes {
-        toml.push_str(&format!("# note: {line}\n"));
+        toml.push_str(&format!("# note: {}\n", comment(line)));
     }
     toml.push_str(&doc.render(agent));
     cx.out.toml = toml;
@@ -186,6 +186,11 @@ impl Document {
         }
         s
     }
+}
+
+/// Text made safe for a TOML comment: control characters (TOML forbids them there) escaped.
+fn comment(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() && c != '\t' { c.escape_debug().to_string() } else { c.to_string() }).collect()
 }
 
 /// A TOML basic string (JSON's escapes are TOML's).

@@ -74,3 +74,11 @@ fn what_cannot_be_carried_is_named_with_its_line() {
     );
     assert!(convert_flume("a1.sources = r1\n", "a2", "x").is_err());
 }
+
+#[test]
+fn control_characters_in_keys_do_not_break_the_output() {
+    let text = "a1.sources = r1\na1.sources.r1.type = netcat\na1.sources.r1.port = 1\na1.sources.r1.x\\ny\u{0} = 2\n";
+    let c = convert_flume(text, "a1", "odd\nname").unwrap_or_else(|e| panic!("{e}"));
+    assert!(!c.unsupported.is_empty());
+    parsed(&c);
+}
