@@ -184,3 +184,52 @@ fn raw(addr: &str, request: &str) -> String {
     let _ = s.read_to_string(&mut reply);
     reply
 }
+
+/// `sluice inspect` on a running agent: ingest and drain rates, and the time to full they imply.
+#[test]
+fn inspect_reports_rates_and_time_to_full() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let port = free_port();
+    let config = write(
+        dir.path(),
+        "agent.toml",
+        &format!(
+            "[agent]\ndata_dir = \"{}\"\n[channels.main]\ntype = \"sqlite\"\nmax_events = 1000000\n\
+             [sources.lines]\ntype = \"tcp\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
+             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"http://127.0.0.1:{}/\"\nretry = {{ initial = \"1h\", max = \"1h\" }}\n",
+            dir.path().join("data").display(),
+            free_port()
+        ),
+    );
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_ok()));
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer_stop = stop.clone();
+    let writer = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap_or_else(|e| panic!("{e}"));
+        while !writer_stop.load(std::sync::atomic::Ordering::SeqCst) {
+            let chunk: String = (0..100).map(|i| format!("event {i}\n")).collect();
+            s.write_all(chunk.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let data = dir.path().join("data");
+    let out = sluice_tests::sluice(&["inspect", &data.to_string_lossy(), "--json", "--window", "2"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let text = sluice_tests::sluice(&["inspect", &data.to_string_lossy()]).output().unwrap_or_else(|e| panic!("{e}"));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap_or_else(|_| panic!("writer"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let main = &report["channels"][0];
+    let flow = &main["flow"];
+    let ingest = flow["ingest_per_s"].as_f64().unwrap_or(0.0);
+    assert!(ingest > 500.0, "about 5000 events/s were written: {flow}");
+    assert_eq!(flow["drain_per_s"].as_f64(), Some(0.0), "the upstream is down: {flow}");
+    let full = flow["seconds_to_full"].as_f64().unwrap_or(0.0);
+    let free = 1_000_000.0 - main["events"].as_f64().unwrap_or(0.0);
+    assert!((full - free / ingest).abs() / full < 0.01, "time to full {full} vs {free} free at {ingest}/s");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("(agent running)") && text.contains("events/s") && text.contains("full in"), "{text}");
+}

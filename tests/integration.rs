@@ -2,6 +2,8 @@
 
 // Malformed configs and hostile HTTP requests: clear errors, nothing accepted, no crash.
 mod bad_input;
+// Headless Chromium: the status page against /metrics.json; sendBeacon and fetch intake.
+mod browser;
 // sluice convert-flume on the Flume User Guide's example agents.
 mod convert_flume;
 // A child process killed with SIGKILL mid put/take, 50 times: nothing committed is lost.

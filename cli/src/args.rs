@@ -9,8 +9,8 @@ pub enum Command {
     Run { config: Option<PathBuf> },
     /// `check -c FILE`
     Check { config: PathBuf },
-    /// `inspect [DATA_DIR] [--json]`
-    Inspect { dir: PathBuf, json: bool },
+    /// `inspect [DATA_DIR] [--json] [--window SECONDS]`
+    Inspect { dir: PathBuf, json: bool, window: Option<u64> },
     /// `quarantine list|replay|drop [DATA_DIR] [--id N]`
     Quarantine { action: QuarantineAction, dir: PathBuf, id: Option<i64>, json: bool },
     /// `convert-flume FILE --agent NAME`
@@ -44,7 +44,8 @@ pub struct Args {
 pub const USAGE: &str = "usage:
   sluice run [-c FILE]                      run (no -c: the built-in quickstart)
   sluice check -c FILE                      validate a config and print its topology
-  sluice inspect [DATA_DIR] [--json]        what a data directory holds
+  sluice inspect [DATA_DIR] [--json] [--window S]  what a data directory holds; with a running
+                                            agent, ingest/drain rates over S seconds (default 1)
   sluice quarantine list|replay|drop [DATA_DIR] [--id N] [--json]
   sluice convert-flume FILE --agent NAME    a Flume agent's .properties as Sluice TOML (exit 2: parts not carried)
   sluice version
@@ -60,12 +61,18 @@ pub fn parse(argv: &[String]) -> Result<Args, String> {
     let mut json = false;
     let mut id = None;
     let mut agent = None;
+    let mut window = None;
     let mut positional = Vec::new();
     let mut it = argv.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
             "-c" | "--config" => config = Some(PathBuf::from(it.next().ok_or("-c needs a file")?)),
             "--json" => json = true,
+            "--window" => {
+                window = Some(
+                    it.next().ok_or("--window needs seconds")?.parse().map_err(|_| "--window needs whole seconds")?,
+                )
+            }
             "--agent" | "-n" => agent = Some(it.next().ok_or("--agent needs a name")?.clone()),
             "--log-level" => log_level = it.next().ok_or("--log-level needs a level")?.clone(),
             "--id" => id = Some(it.next().ok_or("--id needs a number")?.parse().map_err(|_| "--id needs a number")?),
@@ -78,7 +85,7 @@ pub fn parse(argv: &[String]) -> Result<Args, String> {
     let command = match positional.first().map(String::as_str) {
         Some("run") => Command::Run { config },
         Some("check") => Command::Check { config: config.ok_or("check needs -c FILE")? },
-        Some("inspect") => Command::Inspect { dir: dir(1), json },
+        Some("inspect") => Command::Inspect { dir: dir(1), json, window },
         Some("quarantine") => {
             let action = match positional.get(1).map(String::as_str) {
                 Some("list") => QuarantineAction::List,
@@ -111,7 +118,10 @@ mod tests {
     fn commands() {
         assert_eq!(p(&["run"]), Ok(Command::Run { config: None }));
         assert_eq!(p(&["run", "-c", "a.toml"]), Ok(Command::Run { config: Some("a.toml".into()) }));
-        assert_eq!(p(&["inspect", "/d", "--json"]), Ok(Command::Inspect { dir: "/d".into(), json: true }));
+        assert_eq!(
+            p(&["inspect", "/d", "--json"]),
+            Ok(Command::Inspect { dir: "/d".into(), json: true, window: None })
+        );
         assert_eq!(
             p(&["quarantine", "replay", "--id", "3"]),
             Ok(Command::Quarantine {

@@ -84,13 +84,18 @@ pub fn check(path: &Path) -> Result<()> {
 }
 
 /// `sluice inspect`: per channel backlog, losses, quarantine, retries.
-pub fn inspect(dir: &Path, json: bool) -> Result<()> {
-    let report = sqlite::inspect(dir)?;
+pub fn inspect(dir: &Path, json: bool, window: Option<u64>) -> Result<()> {
+    // Rates need a running agent; without one the sampling wait would only show zeros.
+    let running = dir_in_use(dir);
+    let report = match window.or(running.then_some(1)) {
+        Some(seconds) if seconds > 0 => sqlite::inspect_with_rates(dir, std::time::Duration::from_secs(seconds))?,
+        _ => sqlite::inspect(dir)?,
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?);
         return Ok(());
     }
-    println!("store {} ({})", dir.display(), if dir_in_use(dir) { "agent running" } else { "no agent running" });
+    println!("store {} ({})", dir.display(), if running { "agent running" } else { "no agent running" });
     if report.channels.is_empty() {
         println!("channels: empty");
     }
@@ -105,6 +110,18 @@ pub fn inspect(dir: &Path, json: bool) -> Result<()> {
             c.bytes,
             c.oldest_age_ms / 1000
         );
+        if let Some(f) = &c.flow {
+            let outlook = match (f.seconds_to_full, f.seconds_to_drain) {
+                (Some(s), _) => format!("full in {}", human_duration(s)),
+                (_, Some(s)) => format!("drained in {}", human_duration(s)),
+                _ if c.events == 0 => "empty".to_string(),
+                _ => "steady".to_string(),
+            };
+            println!(
+                "  in {:.0} events/s ({:.0} B/s), out {:.0} events/s ({:.0} B/s): {outlook}",
+                f.ingest_per_s, f.ingest_bytes_per_s, f.drain_per_s, f.drain_bytes_per_s
+            );
+        }
     }
     for l in &report.losses {
         println!(
@@ -181,4 +198,14 @@ pub fn convert_flume(file: &Path, agent: &str) -> Result<()> {
             conversion.unsupported.len()
         ),
     ))
+}
+
+/// `95` → `1m35s`, `7300` → `2h01m`.
+fn human_duration(seconds: f64) -> String {
+    let s = seconds.round().max(0.0) as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
 }

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         Command::Run { config } => commands::run(config.as_deref()),
         Command::Check { config } => commands::check(&config),
-        Command::Inspect { dir, json } => commands::inspect(&dir, json),
+        Command::Inspect { dir, json, window } => commands::inspect(&dir, json, window),
         Command::Quarantine { action, dir, id, json } => commands::quarantine(action, &dir, id, json),
         Command::ConvertFlume { file, agent } => commands::convert_flume(&file, &agent),
         Command::Version => {

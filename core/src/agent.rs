@@ -80,7 +80,14 @@ impl Agent {
         };
         agent.start_sinks(topology, registry, &channels)?;
         if let Some(addr) = topology.agent.metrics_listen {
-            crate::metrics::server::start(addr, agent.metrics.clone(), executor.clone(), agent.stop.clone())?;
+            let described = describe(topology);
+            crate::metrics::server::start(
+                addr,
+                agent.metrics.clone(),
+                executor.clone(),
+                agent.stop.clone(),
+                described,
+            )?;
         }
         agent.start_sources(topology, registry, &channels, &executor)?;
         if let Some(aside) = agent.store.as_ref().and_then(|s| s.set_aside()) {
@@ -230,6 +237,24 @@ impl Agent {
         }
         self.running.load(Ordering::SeqCst) == 0
     }
+}
+
+/// The topology as the status page draws it.
+fn describe(t: &Topology) -> String {
+    use serde_json::json;
+    let processor = |p: Processor| match p {
+        Processor::Failover => "failover",
+        Processor::RoundRobin => "load_balance, round_robin",
+        Processor::Random => "load_balance, random",
+    };
+    json!({
+        "agent": t.agent.name,
+        "channels": t.channels.iter().map(|c| json!({"name": c.name, "type": if c.in_memory { "memory" } else { "sqlite" }})).collect::<Vec<_>>(),
+        "sources": t.sources.iter().map(|s| json!({"name": s.component.name, "type": s.component.kind, "channels": s.channels})).collect::<Vec<_>>(),
+        "sinks": t.sinks.iter().map(|s| json!({"name": s.component.name, "type": s.component.kind, "channel": s.channel})).collect::<Vec<_>>(),
+        "groups": t.groups.iter().map(|g| json!({"name": g.name, "processor": processor(g.processor), "sinks": g.sinks})).collect::<Vec<_>>(),
+    })
+    .to_string()
 }
 
 fn channel_for(channels: &BTreeMap<String, Arc<dyn Channel>>, name: &str) -> Result<Arc<dyn Channel>> {

@@ -190,7 +190,9 @@ impl Document {
 
 /// Text made safe for a TOML comment: control characters (TOML forbids them there) escaped.
 fn comment(text: &str) -> String {
-    text.chars().map(|c| if c.is_control() && c != '\t' { c.escape_debug().to_string() } else { c.to_string() }).collect()
+    text.chars()
+        .map(|c| if c.is_control() && c != '\t' { c.escape_debug().to_string() } else { c.to_string() })
+        .collect()
 }
 
 /// A TOML basic string (JSON's escapes are TOML's).

@@ -6,6 +6,7 @@
 //! commit), so many small puts cost one fsync-free WAL append, not one each.
 
 mod admin;
+pub mod flow;
 mod index;
 pub mod schema;
 mod write;
@@ -13,7 +14,9 @@ mod write;
 #[cfg(test)]
 mod tests;
 
-pub use admin::{inspect, quarantine_drop, quarantine_list, quarantine_replay, Inspection, QuarantineEntry};
+pub use admin::{
+    inspect, inspect_with_rates, quarantine_drop, quarantine_list, quarantine_replay, Inspection, QuarantineEntry,
+};
 
 use super::policy::Capacity;
 use super::signal::Signal;
@@ -97,6 +100,7 @@ impl Store {
             return Err(Error::config(format!("channel {name:?} is opened twice")));
         }
         let index = ChannelIndex::load(&state.conn, name, capacity)?;
+        flow::save_capacity(&state.conn, name, capacity.max_events, capacity.max_bytes)?;
         let metrics = index.metrics.clone();
         let (data, space) = (index.data.clone(), index.space.clone());
         state.channels.push(index);

@@ -1,4 +1,6 @@
-//! `/metrics` (Prometheus text), `/metrics.json` (Flume's layout) on `agent.metrics_listen`.
+//! On `agent.metrics_listen`: `/metrics` (Prometheus text), `/metrics.json`
+//! (Flume's layout), `/topology.json`, and `/`, a self-contained status page
+//! (no external assets) that polls `/metrics.json` and draws live rates.
 
 use super::{render_json, render_prometheus, Registry};
 use crate::error::{Error, ErrorKind, Result};
@@ -16,6 +18,7 @@ pub fn start(
     registry: Arc<Registry>,
     executor: Arc<smol::Executor<'static>>,
     stop: Arc<Stop>,
+    topology: String,
 ) -> Result<()> {
     let listener = std::net::TcpListener::bind(addr)
         .map_err(|e| Error::new(ErrorKind::Io, format!("metrics: cannot listen on {addr}: {e}")))?;
@@ -23,22 +26,28 @@ pub fn start(
     let listener = smol::net::TcpListener::try_from(listener)?;
     let stop_rx = stop.closed_signal()?;
     std::thread::Builder::new().name("sluice-metrics".into()).spawn(move || {
+        let topology = Arc::new(topology);
         let handler: crate::http_server::Handler = Arc::new(move |request: Request| {
-            let registry = registry.clone();
-            Box::pin(async move { respond(&registry, &request) })
+            let (registry, topology) = (registry.clone(), topology.clone());
+            Box::pin(async move { respond(&registry, &topology, &request) })
         });
         let limits = Limits { max_body: 0, ..Limits::default() };
         smol::block_on(serve(executor, listener, limits, handler, stop_rx));
     })?;
-    log::info!("metrics on http://{addr}/metrics and /metrics.json");
+    log::info!("status page on http://{addr}/ (metrics: /metrics, /metrics.json)");
     Ok(())
 }
 
-fn respond(registry: &Registry, request: &Request) -> Response {
+/// The status page, inlined in the binary (a few KiB).
+const STATUS_PAGE: &str = include_str!("status.html");
+
+fn respond(registry: &Registry, topology: &str, request: &Request) -> Response {
     match (request.method.as_str(), request.path.as_str()) {
+        ("GET", "/") => Response::new(200, "text/html; charset=utf-8", STATUS_PAGE.to_string()),
+        ("GET", "/topology.json") => Response::new(200, "application/json", topology.to_string()),
         ("GET", "/metrics") => Response::new(200, "text/plain; version=0.0.4", render_prometheus(registry)),
         ("GET", "/metrics.json") => Response::new(200, "application/json", render_json(registry)),
-        ("GET", _) => Response::text(404, "try /metrics or /metrics.json\n"),
+        ("GET", _) => Response::text(404, "try /, /metrics, /metrics.json or /topology.json\n"),
         _ => Response::text(405, "only GET\n"),
     }
 }

@@ -40,6 +40,9 @@ pub struct ChannelUsage {
     pub by_priority: [u64; 3],
     /// Age of the oldest waiting batch in milliseconds.
     pub oldest_age_ms: u64,
+    /// Ingest and drain rates over the sampling window, with the time to full or empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<super::flow::Flow>,
 }
 
 /// A loss counter.
@@ -104,7 +107,41 @@ fn open_existing(dir: &Path) -> Result<Connection> {
 /// # Errors
 /// No store in `dir`, or SQLite fails.
 pub fn inspect(dir: &Path) -> Result<Inspection> {
+    inspect_with(&open_existing(dir)?, dir)
+}
+
+/// As [`inspect`], also measuring each channel's ingest and drain over `window`
+/// (the agent must be running for them to be other than zero).
+///
+/// # Errors
+/// No store in `dir`, or SQLite fails.
+pub fn inspect_with_rates(dir: &Path, window: std::time::Duration) -> Result<Inspection> {
     let conn = open_existing(dir)?;
+    let before = super::flow::Sample::read(&conn)?;
+    std::thread::sleep(window);
+    let after = super::flow::Sample::read(&conn)?;
+    let mut report = inspect_with(&conn, dir)?;
+    // Channels that are empty now still have a flow worth showing.
+    let mut names: Vec<String> = after.channels();
+    names.retain(|n| !report.channels.iter().any(|c| &c.channel == n));
+    for channel in names {
+        report.channels.push(ChannelUsage {
+            channel,
+            events: 0,
+            bytes: 0,
+            by_priority: [0; 3],
+            oldest_age_ms: 0,
+            flow: None,
+        });
+    }
+    for c in &mut report.channels {
+        c.flow = super::flow::flow(&c.channel, c.events, c.bytes, &before, &after);
+    }
+    report.channels.sort_by(|a, b| a.channel.cmp(&b.channel));
+    Ok(report)
+}
+
+fn inspect_with(conn: &Connection, dir: &Path) -> Result<Inspection> {
     let now = now_ms();
     let mut channels: Vec<ChannelUsage> = Vec::new();
     let mut stmt = conn.prepare(
@@ -116,7 +153,14 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
     for row in rows {
         let (channel, priority, events, bytes, oldest) = row?;
         if channels.last().is_none_or(|c| c.channel != channel) {
-            channels.push(ChannelUsage { channel, events: 0, bytes: 0, by_priority: [0; 3], oldest_age_ms: 0 });
+            channels.push(ChannelUsage {
+                channel,
+                events: 0,
+                bytes: 0,
+                by_priority: [0; 3],
+                oldest_age_ms: 0,
+                flow: None,
+            });
         }
         if let Some(c) = channels.last_mut() {
             c.events += events;
@@ -150,7 +194,7 @@ pub fn inspect(dir: &Path) -> Result<Inspection> {
             n.starts_with(&format!("{}.corrupt-", schema::FILE_NAME)) && !n.ends_with("-wal") && !n.ends_with("-shm")
         })
         .collect();
-    Ok(Inspection { channels, losses, quarantine: quarantine_list_with(&conn)?, retries, set_aside })
+    Ok(Inspection { channels, losses, quarantine: quarantine_list_with(conn)?, retries, set_aside })
 }
 
 /// Lists quarantined batches, oldest first.

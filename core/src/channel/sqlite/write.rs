@@ -82,6 +82,7 @@ fn put_with_policy(state: &mut State, put: &PendingPut) -> Result<()> {
     let tx = state.conn.unchecked_transaction()?;
     let rows = insert_events(&tx, put.channel, &index.name, &put.events)?;
     write_marks(&tx, &put.marks)?;
+    super::flow::add(&tx, &index.name, (n, bytes), (0, 0))?;
     for ev in &evictions {
         evict_row(&tx, index, ev)?;
     }
@@ -195,6 +196,7 @@ fn insert_puts(conn: &Connection, channels: &[ChannelIndex], puts: &[PendingPut]
         let name = channels.get(put.channel).map(|c| c.name.as_str()).unwrap_or_default();
         rows.extend(insert_events(&tx, put.channel, name, &put.events)?);
         write_marks(&tx, &put.marks)?;
+        super::flow::add(&tx, name, totals(&put.events), (0, 0))?;
     }
     tx.commit()?;
     Ok(rows)
@@ -279,6 +281,8 @@ pub(super) fn commit(
                 .execute(params![row.taken, row.bytes, row.seq])?;
         }
     }
+    let taken = rows.iter().fold((0u64, 0u64), |(n, b), r| (n + u64::from(r.taken), b + r.bytes));
+    super::flow::add(&tx, &index.name, (0, 0), taken)?;
     let now = now_ms();
     for q in quarantine {
         let data = codec::encode(&q.events)?;

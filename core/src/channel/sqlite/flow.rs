@@ -1,0 +1,146 @@
+//! Running totals of what entered and left each channel, kept in the store's
+//! `counters` table by the same transactions that move the events, so that
+//! `sluice inspect` can measure ingest and drain rates of a running agent from
+//! the file alone, and say when the channel will be full or empty.
+
+use rusqlite::{params, Connection};
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+const PUT: &str = "flow.put_events.";
+const PUT_BYTES: &str = "flow.put_bytes.";
+const TAKEN: &str = "flow.taken_events.";
+const TAKEN_BYTES: &str = "flow.taken_bytes.";
+const CAP_EVENTS: &str = "flow.capacity_events.";
+const CAP_BYTES: &str = "flow.capacity_bytes.";
+
+/// Adds to a channel's totals inside the caller's transaction.
+pub(super) fn add(tx: &Connection, channel: &str, put: (u64, u64), taken: (u64, u64)) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = value + ?2",
+    )?;
+    for (prefix, n) in [(PUT, put.0), (PUT_BYTES, put.1), (TAKEN, taken.0), (TAKEN_BYTES, taken.1)] {
+        if n > 0 {
+            stmt.execute(params![format!("{prefix}{channel}"), n.min(i64::MAX as u64) as i64])?;
+        }
+    }
+    Ok(())
+}
+
+/// Records a channel's configured capacity (for the time-to-full estimate).
+pub(super) fn save_capacity(conn: &Connection, channel: &str, events: u64, bytes: u64) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = ?2",
+    )?;
+    stmt.execute(params![format!("{CAP_EVENTS}{channel}"), events.min(i64::MAX as u64) as i64])?;
+    stmt.execute(params![format!("{CAP_BYTES}{channel}"), bytes.min(i64::MAX as u64) as i64])?;
+    Ok(())
+}
+
+/// One reading of every `flow.*` counter.
+#[derive(Debug, Clone, Default)]
+pub struct Sample {
+    values: Vec<(String, u64)>,
+    at: Option<Instant>,
+}
+
+impl Sample {
+    /// Reads the counters now.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn read(conn: &Connection) -> rusqlite::Result<Sample> {
+        let mut stmt = conn.prepare("SELECT name, value FROM counters WHERE name >= 'flow.' AND name < 'flow/'")?;
+        let values = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?.max(0) as u64)))?;
+        Ok(Sample { values: values.collect::<rusqlite::Result<_>>()?, at: Some(Instant::now()) })
+    }
+
+    /// The channels with a recorded capacity.
+    pub fn channels(&self) -> Vec<String> {
+        self.values.iter().filter_map(|(n, _)| n.strip_prefix(CAP_EVENTS)).map(String::from).collect()
+    }
+
+    fn get(&self, prefix: &str, channel: &str) -> u64 {
+        let name = format!("{prefix}{channel}");
+        self.values.iter().find(|(n, _)| *n == name).map_or(0, |(_, v)| *v)
+    }
+}
+
+/// A channel's flow between two samples, and what it leads to.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Flow {
+    /// Events put per second.
+    pub ingest_per_s: f64,
+    /// Events taken and committed per second.
+    pub drain_per_s: f64,
+    /// Bytes put per second.
+    pub ingest_bytes_per_s: f64,
+    /// Bytes taken per second.
+    pub drain_bytes_per_s: f64,
+    /// At this pace, seconds until the channel is full (growing backlog).
+    pub seconds_to_full: Option<f64>,
+    /// At this pace, seconds until it is empty (shrinking backlog).
+    pub seconds_to_drain: Option<f64>,
+}
+
+/// The flow of `channel` holding `events`/`bytes` now, between `before` and `after`.
+pub fn flow(channel: &str, events: u64, bytes: u64, before: &Sample, after: &Sample) -> Option<Flow> {
+    let seconds = match (before.at, after.at) {
+        (Some(a), Some(b)) => b.duration_since(a).max(Duration::from_millis(1)).as_secs_f64(),
+        _ => return None,
+    };
+    let rate = |prefix: &str| after.get(prefix, channel).saturating_sub(before.get(prefix, channel)) as f64 / seconds;
+    let (ingest, drain) = (rate(PUT), rate(TAKEN));
+    let (ingest_b, drain_b) = (rate(PUT_BYTES), rate(TAKEN_BYTES));
+    let (cap_events, cap_bytes) = (after.get(CAP_EVENTS, channel), after.get(CAP_BYTES, channel));
+    let net_events = ingest - drain;
+    let net_bytes = ingest_b - drain_b;
+    let seconds_to_full = if net_events > 0.0 && cap_events > 0 {
+        let by_events = cap_events.saturating_sub(events) as f64 / net_events;
+        let by_bytes = if net_bytes > 0.0 && cap_bytes > 0 {
+            cap_bytes.saturating_sub(bytes) as f64 / net_bytes
+        } else {
+            f64::INFINITY
+        };
+        Some(by_events.min(by_bytes))
+    } else {
+        None
+    };
+    let seconds_to_drain = (net_events < 0.0 && events > 0).then(|| events as f64 / -net_events);
+    Some(Flow {
+        ingest_per_s: ingest,
+        drain_per_s: drain,
+        ingest_bytes_per_s: ingest_b,
+        drain_bytes_per_s: drain_b,
+        seconds_to_full,
+        seconds_to_drain,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(values: &[(&str, u64)], secs_ago: u64) -> Sample {
+        let at = Instant::now().checked_sub(Duration::from_secs(secs_ago));
+        Sample { values: values.iter().map(|(n, v)| (n.to_string(), *v)).collect(), at }
+    }
+
+    #[test]
+    fn growing_backlog_gives_time_to_full_and_shrinking_gives_time_to_drain() {
+        let cap = [("flow.capacity_events.main", 10_000), ("flow.capacity_bytes.main", 1 << 30)];
+        let before = sample(&[&cap[..], &[("flow.put_events.main", 0), ("flow.taken_events.main", 0)]].concat(), 10);
+        let after =
+            sample(&[&cap[..], &[("flow.put_events.main", 2_000), ("flow.taken_events.main", 1_000)]].concat(), 0);
+        let f = flow("main", 4_000, 0, &before, &after).unwrap_or_else(|| panic!("no flow"));
+        assert!((f.ingest_per_s - 200.0).abs() < 1.0 && (f.drain_per_s - 100.0).abs() < 1.0, "{f:?}");
+        let full = f.seconds_to_full.unwrap_or_default();
+        assert!((full - 60.0).abs() < 1.0, "6000 free at +100/s: {f:?}");
+        assert_eq!(f.seconds_to_drain, None);
+        let after = sample(&[&cap[..], &[("flow.put_events.main", 0), ("flow.taken_events.main", 500)]].concat(), 0);
+        let f = flow("main", 1_000, 0, &before, &after).unwrap_or_else(|| panic!("no flow"));
+        let drain = f.seconds_to_drain.unwrap_or_default();
+        assert!((drain - 20.0).abs() < 1.0, "1000 left at -50/s: {f:?}");
+        assert_eq!(f.seconds_to_full, None);
+    }
+}
