@@ -52,3 +52,17 @@ fn an_unknown_agent_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no keys for agent \"nope\" (agents found: a1)"));
 }
+
+/// Every sample in conf/ is a config `sluice check` accepts.
+#[test]
+fn conf_samples_pass_check() {
+    let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf");
+    let mut samples: Vec<_> = std::fs::read_dir(&conf).unwrap_or_else(|e| panic!("{e}")).flatten().map(|e| e.path()).collect();
+    samples.push(conf.join("docker/sluice.toml"));
+    samples.retain(|p| p.extension().is_some_and(|e| e == "toml"));
+    assert!(samples.len() >= 5, "{samples:?}");
+    for sample in samples {
+        let out = sluice(&["check", "-c", &sample.to_string_lossy()]).output().unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.status.success(), "{}: {}", sample.display(), String::from_utf8_lossy(&out.stderr));
+    }
+}

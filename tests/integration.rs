@@ -4,7 +4,7 @@
 mod bad_input;
 // Headless Chromium: the status page against /metrics.json; sendBeacon and fetch intake.
 mod browser;
-// sluice convert-flume on the Flume User Guide's example agents.
+// sluice convert-flume on the Flume User Guide's example agents; conf/ samples pass check.
 mod convert_flume;
 // A child process killed with SIGKILL mid put/take, 50 times: nothing committed is lost.
 mod crash;
