@@ -57,7 +57,8 @@ fn an_unknown_agent_is_a_clear_error() {
 #[test]
 fn conf_samples_pass_check() {
     let conf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conf");
-    let mut samples: Vec<_> = std::fs::read_dir(&conf).unwrap_or_else(|e| panic!("{e}")).flatten().map(|e| e.path()).collect();
+    let mut samples: Vec<_> =
+        std::fs::read_dir(&conf).unwrap_or_else(|e| panic!("{e}")).flatten().map(|e| e.path()).collect();
     samples.push(conf.join("docker/sluice.toml"));
     samples.retain(|p| p.extension().is_some_and(|e| e == "toml"));
     assert!(samples.len() >= 5, "{samples:?}");

@@ -1,7 +1,8 @@
 //! The syslog intake on hostile bytes: RFC 6587 framing (octet counts that lie,
 //! endless lines, digits that are not lengths) fed in arbitrary chunks, and each
 //! frame through the RFC 3164/5424 parser. Nothing may panic; every frame stays
-//! within the limit; a malformed message is kept whole with status Invalid.
+//! within the limit; the body lies inside the message; a malformed message is
+//! kept whole with status Invalid.
 
 #![no_main]
 
@@ -26,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
     for frame in frames {
         assert!(frame.data.len() <= MAX, "a frame of {} bytes passed the {MAX} limit", frame.data.len());
         let parsed = parse(&frame.data, frame.truncated);
+        assert!(parsed.body.start <= parsed.body.end && parsed.body.end <= frame.data.len(), "body {:?} outside the message", parsed.body);
         let status = parsed.headers.iter().find(|(k, _)| *k == "flume.syslog.status").map(|(_, v)| v.as_str());
         if parsed.invalid {
             assert_eq!(status, Some("Invalid"));

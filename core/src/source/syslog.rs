@@ -102,7 +102,11 @@ fn to_event(frame: Frame, keep_fields: bool, metrics: &SourceMetrics) -> Event {
     if frame.truncated {
         metrics.truncated.add(1);
     }
-    let body = if keep_fields { frame.data } else { parsed.body };
+    let mut body = frame.data;
+    if !keep_fields {
+        body.truncate(parsed.body.end);
+        body.drain(..parsed.body.start.min(body.len()));
+    }
     let mut event = Event::new(body);
     for (name, value) in parsed.headers {
         event.set_header(name, value);
@@ -157,40 +161,105 @@ fn bind_udp(addr: SocketAddr, receive_buffer: usize) -> Result<UdpSocket> {
     Ok(socket)
 }
 
+/// Datagrams handed from the receiving thread to the parsing one at a time.
+const CHUNK: usize = 256;
+
+/// UDP cannot push back, so the socket is drained by a thread of its own that
+/// does nothing else; parsing and the SQLite put happen on this thread. While a
+/// put commits, the receiver keeps emptying the kernel buffer into a bounded
+/// queue (64 chunks), so a commit's latency does not turn into kernel drops.
 fn read_udp(socket: &UdpSocket, ctx: &SourceContext, spec: StreamSpec, keep_fields: bool) {
     let metrics = ctx.output.metrics().clone();
     let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(Vec<u8>, usize)>>(64);
+    let receiver = match socket.try_clone() {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("source {}: cannot share the socket: {e}", ctx.name);
+            return;
+        }
+    };
+    let (stop, max) = (ctx.stop.clone(), spec.max_message);
+    let spawned = std::thread::Builder::new().name(format!("sluice-udp-{}", ctx.name)).spawn(move || {
+        receive(&receiver, &tx, &stop, max, spec.batch_timeout);
+    });
+    if let Err(e) = spawned {
+        log::error!("source {}: no receiving thread: {e}", ctx.name);
+        return;
+    }
     let mut drops = KernelDrops::new(port);
-    // A datagram can be up to 64 KiB; anything past max_message is cut.
-    let mut buf = vec![0u8; 65_536];
     let mut batch: Vec<Event> = Vec::new();
     let mut deadline: Option<Instant> = None;
-    while !ctx.stop.is_stopped() {
+    loop {
         let wait = deadline.map_or(Duration::from_secs(1), |d| d.saturating_duration_since(Instant::now()));
-        let _ = socket.set_read_timeout(Some(wait.max(Duration::from_millis(1))));
-        match socket.recv(&mut buf) {
-            Ok(n) => {
-                let truncated = n > spec.max_message;
-                let frame = Frame { data: buf[..n.min(spec.max_message)].to_vec(), truncated };
-                batch.push(to_event(frame, keep_fields, &metrics));
+        let open = match rx.recv_timeout(wait) {
+            Ok(chunk) => {
+                for (data, n) in chunk {
+                    let frame = Frame { data, truncated: n > spec.max_message };
+                    batch.push(to_event(frame, keep_fields, &metrics));
+                }
                 deadline.get_or_insert_with(|| Instant::now() + spec.batch_timeout);
+                true
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                log::warn!("source {}: udp receive: {e}", ctx.name);
-                ctx.stop.sleep(Duration::from_millis(100));
-            }
-        }
-        if batch.len() >= spec.batch_size || deadline.is_some_and(|d| Instant::now() >= d) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => true,
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => false,
+        };
+        if batch.len() >= spec.batch_size || deadline.is_some_and(|d| Instant::now() >= d) || !open {
             deliver_until_accepted(ctx, &mut batch);
             deadline = None;
-            drops.update(&metrics);
-        } else if batch.is_empty() {
-            drops.update(&metrics);
+        }
+        drops.update(&metrics);
+        if !open {
+            break;
         }
     }
-    deliver_until_accepted(ctx, &mut batch);
+}
+
+/// The receiving thread: datagrams (cut to `max`, with their real length) in chunks.
+fn receive(
+    socket: &UdpSocket,
+    tx: &std::sync::mpsc::SyncSender<Vec<(Vec<u8>, usize)>>,
+    stop: &crate::stop::Stop,
+    max: usize,
+    flush_after: Duration,
+) {
+    // A datagram can be up to 64 KiB; anything past max_message is cut.
+    let mut buf = vec![0u8; 65_536];
+    let mut chunk = Vec::with_capacity(CHUNK);
+    // The timeout changes only when the chunk goes from empty to not (one syscall a chunk, not a datagram).
+    let (idle, busy) = (Duration::from_secs(1), flush_after.max(Duration::from_millis(1)));
+    let mut timeout = idle;
+    let mut started = Instant::now();
+    let _ = socket.set_read_timeout(Some(timeout));
+    while !stop.is_stopped() {
+        let want = if chunk.is_empty() { idle } else { busy };
+        if want != timeout {
+            timeout = want;
+            let _ = socket.set_read_timeout(Some(timeout));
+        }
+        match socket.recv(&mut buf) {
+            Ok(n) => {
+                if chunk.is_empty() {
+                    started = Instant::now();
+                }
+                chunk.push((buf[..n.min(max)].to_vec(), n));
+                // A trickle never times out the read: hand over by age too.
+                if chunk.len() < CHUNK && started.elapsed() < busy {
+                    continue;
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                log::warn!("syslog source: udp receive: {e}");
+                stop.sleep(Duration::from_millis(100));
+            }
+        }
+        if !chunk.is_empty() && tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_err() {
+            return;
+        }
+    }
+    let _ = tx.send(chunk);
 }
 
 /// The kernel's drop counter of our UDP socket, from `/proc/net/udp` and `udp6`.

@@ -12,15 +12,20 @@
 pub struct Parsed {
     /// (name, value) pairs for the event's headers.
     pub headers: Vec<(&'static str, String)>,
-    /// The body.
-    pub body: Vec<u8>,
+    /// Where the body is in the message given to [`parse`] (no copy: the caller cuts it out).
+    pub body: std::ops::Range<usize>,
     /// Whether the message was malformed (status `Invalid`).
     pub invalid: bool,
 }
 
 /// Parses one message; `incomplete` marks a message cut to the size limit.
-pub fn parse(message: &[u8], incomplete: bool) -> Parsed {
-    let message = trim_end(message);
+pub fn parse(original: &[u8], incomplete: bool) -> Parsed {
+    let message = trim_end(original);
+    // The body is a subslice of `original`: its place, from the addresses.
+    let range = |part: &[u8]| {
+        let start = (part.as_ptr() as usize).saturating_sub(original.as_ptr() as usize);
+        start..start + part.len()
+    };
     let mut parsed = match parse_pri(message) {
         Some((pri, rest)) => {
             let fields = if rest.starts_with(b"1 ") { parse_5424(&rest[2..]) } else { parse_3164(rest) };
@@ -33,12 +38,12 @@ pub fn parse(message: &[u8], incomplete: bool) -> Parsed {
                     if let Some(host) = host {
                         headers.push(("host", host));
                     }
-                    Parsed { headers, body: body.to_vec(), invalid: false }
+                    Parsed { headers, body: range(body), invalid: false }
                 }
-                None => invalid(message),
+                None => invalid(range(message)),
             }
         }
-        None => invalid(message),
+        None => invalid(range(message)),
     };
     if incomplete && !parsed.invalid {
         parsed.headers.push(("flume.syslog.status", "Incomplete".into()));
@@ -46,8 +51,8 @@ pub fn parse(message: &[u8], incomplete: bool) -> Parsed {
     parsed
 }
 
-fn invalid(message: &[u8]) -> Parsed {
-    Parsed { headers: vec![("flume.syslog.status", "Invalid".into())], body: message.to_vec(), invalid: true }
+fn invalid(body: std::ops::Range<usize>) -> Parsed {
+    Parsed { headers: vec![("flume.syslog.status", "Invalid".into())], body, invalid: true }
 }
 
 fn trim_end(mut m: &[u8]) -> &[u8] {
@@ -210,16 +215,14 @@ mod tests {
 
     #[test]
     fn rfc5424_sets_flume_headers_and_keeps_the_rest_as_body() {
-        let p = parse(
-            b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [x@1 a=\"b\"] hello\n",
-            false,
-        );
+        let m = b"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [x@1 a=\"b\"] hello\n";
+        let p = parse(m, false);
         assert!(!p.invalid);
         assert_eq!(header(&p, "Facility"), Some("20"));
         assert_eq!(header(&p, "Severity"), Some("5"));
         assert_eq!(header(&p, "timestamp"), Some("1065910455003"));
         assert_eq!(header(&p, "host"), Some("mymachine.example.com"));
-        assert_eq!(p.body, b"evntslog - ID47 [x@1 a=\"b\"] hello");
+        assert_eq!(&m[p.body.clone()], b"evntslog - ID47 [x@1 a=\"b\"] hello");
         let offset = parse(b"<13>1 2003-08-24T05:14:15.000003-07:00 h app - - - m", false);
         assert_eq!(header(&offset, "timestamp"), Some("1061727255000"));
         let nil = parse(b"<13>1 - - app - - - m", false);
@@ -236,14 +239,16 @@ mod tests {
             "late December read in January is last year"
         );
         assert_eq!(bsd_timestamp_ms("Nov  5 01:02:03", now), rfc3339_ms("2026-11-05T01:02:03Z"));
-        let p = parse(b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed", false);
+        let m = b"<34>Oct 11 22:14:15 mymachine su: 'su root' failed";
+        let p = parse(m, false);
         assert_eq!(header(&p, "Facility"), Some("4"));
         assert_eq!(header(&p, "Severity"), Some("2"));
         assert_eq!(header(&p, "host"), Some("mymachine"));
-        assert_eq!(p.body, b"su: 'su root' failed");
-        let no_host = parse(b"<13>Nov 25 18:10:47 app[42]: hi", false);
+        assert_eq!(&m[p.body.clone()], b"su: 'su root' failed");
+        let m = b"<13>Nov 25 18:10:47 app[42]: hi";
+        let no_host = parse(m, false);
         assert_eq!(header(&no_host, "host"), None);
-        assert_eq!(no_host.body, b"app[42]: hi");
+        assert_eq!(&m[no_host.body.clone()], b"app[42]: hi");
     }
 
     #[test]
@@ -252,7 +257,7 @@ mod tests {
             let p = parse(bad, false);
             assert!(p.invalid, "{:?}", String::from_utf8_lossy(bad));
             assert_eq!(header(&p, "flume.syslog.status"), Some("Invalid"));
-            assert_eq!(p.body, bad);
+            assert_eq!(&bad[p.body.clone()], bad);
         }
         let cut = parse(b"<13>1 - host app - - - trunc", true);
         assert_eq!(header(&cut, "flume.syslog.status"), Some("Incomplete"));
