@@ -25,10 +25,14 @@ mkdir -p "$WORK/one" "$WORK/many"
 python3 - "$WORK/one/app.log" "$LINES" <<'PY'
 import sys
 path, n = sys.argv[1], int(sys.argv[2])
-pad = "x" * 91
+import random
+random.seed(7)
+words = ["GET", "POST", "/api/v1/orders", "/static/app.js", "200", "404", "503", "user", "session", "latency_ms"]
 with open(path, "w") as f:
     for i in range(n):
-        f.write(f"{i:07d} {pad}\n")
+        # Log-like text: a few repeated words, a random id and numbers (compresses as logs do).
+        text = f"{i:07d} {random.choice(words)} {random.choice(words)} id={random.getrandbits(64):016x} t={random.randint(0, 99999)} "
+        f.write((text + "x" * 99)[:99] + "\n")
 PY
 config() { # dir pattern metrics_port
   cat > "$1/agent.toml" <<TOML
