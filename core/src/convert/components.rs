@@ -4,22 +4,28 @@ use super::{bare_or_quoted, q, q_list, Cx, Document, Table};
 
 /// Converts every channel, source, sink and sink group the agent lists.
 pub(crate) fn convert_all(cx: &mut Cx<'_>, doc: &mut Document) {
-    for name in cx.list("channels") {
+    for name in unique(cx, "channels") {
         if let Some(table) = channel(cx, &name) {
             doc.channels.push((name, table));
         }
     }
-    for name in cx.list("sources") {
-        doc.sources.extend(source(cx, &name));
+    for name in unique(cx, "sources") {
+        for (name, table) in source(cx, &name) {
+            if doc.sources.iter().any(|(n, _)| *n == name) {
+                cx.unsupported(&format!("sources.{name}"), "this name is taken by another converted source");
+            } else {
+                doc.sources.push((name, table));
+            }
+        }
     }
     let mut converted_sinks = Vec::new();
-    for name in cx.list("sinks") {
+    for name in unique(cx, "sinks") {
         if let Some(table) = sink(cx, &name) {
             doc.sinks.push((name.clone(), table));
             converted_sinks.push(name);
         }
     }
-    for name in cx.list("sinkgroups") {
+    for name in unique(cx, "sinkgroups") {
         if let Some(table) = group(cx, &name, &converted_sinks) {
             doc.groups.push((name, table));
         }
@@ -27,6 +33,19 @@ pub(crate) fn convert_all(cx: &mut Cx<'_>, doc: &mut Document) {
     if cx.get("configfilters").is_some() {
         cx.unsupported("configfilters", "config filters are not supported; write the values out");
     }
+}
+
+/// The names an agent list gives, each once (a repeat is noted and skipped).
+fn unique(cx: &mut Cx<'_>, list: &str) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for name in cx.list(list) {
+        if names.contains(&name) {
+            cx.note(&format!("{}.{list} names {name} twice; it is converted once", cx_agent(cx)));
+        } else {
+            names.push(name);
+        }
+    }
+    names
 }
 
 fn kind(cx: &mut Cx<'_>, base: &str) -> String {

@@ -82,3 +82,12 @@ fn control_characters_in_keys_do_not_break_the_output() {
     assert!(!c.unsupported.is_empty());
     parsed(&c);
 }
+
+#[test]
+fn repeated_names_are_converted_once() {
+    let text = "a1.channels = c1 c1\na1.sources = r1 r1\na1.sinks = k1\na1.sources.r1.type = netcat\na1.sources.r1.port = 1\n\
+                a1.sources.r1.channels = c1\na1.channels.c1.type = memory\na1.sinks.k1.type = null\na1.sinks.k1.channel = c1\n";
+    let c = convert_flume(text, "a1", "x").unwrap_or_else(|e| panic!("{e}"));
+    parsed(&c);
+    assert!(c.notes.iter().any(|n| n.contains("names c1 twice")), "{:?}", c.notes);
+}
