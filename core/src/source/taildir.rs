@@ -117,6 +117,8 @@ struct Follower {
     scratch: Vec<u8>,
     /// Positions were found at start: `read_from = "end"` no longer applies.
     resumed: bool,
+    /// Keys of files by (dev, inode, size, mtime) when last hashed: unchanged files are not reopened.
+    seen: std::collections::HashMap<(u64, u64, u64, i64, i64), String>,
 }
 
 impl Source for TaildirSource {
@@ -145,7 +147,7 @@ impl Follower {
         }
         let scratch = vec![0u8; (cfg.max_line + 1).max(256 << 10)];
         let resumed = !files.is_empty();
-        Ok(Follower { cfg, ctx, files, scratch, resumed })
+        Ok(Follower { cfg, ctx, files, scratch, resumed, seen: std::collections::HashMap::new() })
     }
 
     fn run(&mut self) {
@@ -217,7 +219,7 @@ impl Follower {
 
     /// Looks at one matching path; returns the key of the file there, if it has one yet.
     fn visit(&mut self, path: PathBuf, first: bool) -> Option<String> {
-        let meta = std::fs::metadata(&path).ok()?;
+        let meta = std::fs::metadata(&path).ok().filter(|m| m.is_file())?;
         use std::os::unix::fs::MetadataExt;
         let (dev, ino) = (meta.dev(), meta.ino());
         // The file already attached (perhaps renamed): only its path changes.
@@ -225,6 +227,16 @@ impl Follower {
         {
             t.path = path;
             return Some(t.key.clone());
+        }
+        let size = meta.len();
+        let stamp = (dev, ino, size, meta.mtime_nsec(), meta.mtime());
+        // An unchanged file seen before (a finished rotated file, an idle one): no need to
+        // open and hash it again, nor to hold a handle while it has nothing new.
+        if let Some(key) = self.seen.get(&stamp).cloned() {
+            match self.files.get(&key) {
+                Some(t) if t.open.is_some() || size <= t.offset => return Some(key),
+                _ => {}
+            }
         }
         let handle = File::open(&path).ok()?;
         let key = match file::key_of(&handle, self.cfg.fingerprint) {
@@ -234,9 +246,15 @@ impl Follower {
                 return None;
             }
         };
+        if self.seen.len() > 4096 {
+            self.seen.clear(); // rotated files come and go; an unbounded map would not
+        }
+        self.seen.insert(stamp, key.clone());
         let open = Open::new(handle).ok()?;
-        let size = meta.len();
         match self.files.get_mut(&key) {
+            Some(t) if t.open.is_none() && size <= t.offset && self.cfg.fingerprint == Fingerprint::Content => {
+                t.path = path; // fully read: attach when it grows
+            }
             Some(t) if t.open.is_none() => {
                 if size < t.offset && self.cfg.fingerprint == Fingerprint::Inode {
                     log::info!("source {}: {} was truncated; reading it from the start", self.ctx.name, path.display());
@@ -245,6 +263,7 @@ impl Follower {
                 log::debug!("source {}: following {} from byte {}", self.ctx.name, path.display(), t.offset);
                 t.path = path;
                 t.open = Some(open);
+                t.last_read = Instant::now();
             }
             // Another file with the same fingerprint (a copy being made): the attached one is read.
             Some(_) => {}
