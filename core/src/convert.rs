@@ -195,9 +195,9 @@ fn comment(text: &str) -> String {
         .collect()
 }
 
-/// A TOML basic string (JSON's escapes are TOML's).
+/// A TOML basic string (JSON's escapes are TOML's; TOML also forbids a raw DEL).
 pub(crate) fn q(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()).replace('\u{7f}', "\\u007F")
 }
 
 /// A TOML array of strings.

@@ -81,6 +81,8 @@ fn control_characters_in_keys_do_not_break_the_output() {
     let c = convert_flume(text, "a1", "odd\nname").unwrap_or_else(|e| panic!("{e}"));
     assert!(!c.unsupported.is_empty());
     parsed(&c);
+    let del = convert_flume("a\u{7f}1.sources = r1\n", "a\u{7f}1", "x").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(parsed(&del)["agent"]["name"].as_str(), Some("a\u{7f}1"));
 }
 
 #[test]
