@@ -44,7 +44,7 @@ retry = { initial = "1h", max = "1h" }
 TOML
 "$BIN/sluice" run -c "$WORK/agent.toml" 2>"$WORK/agent.log" & PID=$!
 until curl -s "http://127.0.0.1:$MP/metrics.json" >/dev/null; do sleep 0.05; done
-sent=$("$BIN/udpgen" "127.0.0.1:$SP" "$COUNT" "$RATE")
+sent=$("$BIN/udpgen" "127.0.0.1:$SP" "$COUNT" "$RATE" 2)
 last=-1
 while :; do
   now=$(metric "$MP" SOURCE.syslog EventAcceptedCount)
@@ -73,7 +73,7 @@ except socket.timeout:
 print(n)
 PY
 sleep 0.3
-peer_sent=$("$BIN/udpgen" "127.0.0.1:$PP" "$COUNT" "$RATE")
+peer_sent=$("$BIN/udpgen" "127.0.0.1:$PP" "$COUNT" "$RATE" 2)
 wait $READER
 peer=$(cat "$WORK/peer")
 python3 - "$sent" "$now" "$drops" "$cpu" "$rss" "$peer_sent" "$peer" "$COUNT" <<'PY'
