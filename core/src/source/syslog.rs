@@ -108,9 +108,8 @@ fn to_event(frame: Frame, keep_fields: bool, metrics: &SourceMetrics) -> Event {
         body.drain(..parsed.body.start.min(body.len()));
     }
     let mut event = Event::new(body);
-    for (name, value) in parsed.headers {
-        event.set_header(name, value);
-    }
+    // A new event has no headers yet: no search for duplicates needed.
+    event.headers = parsed.headers.into_iter().map(|(name, value)| (name.to_string(), value)).collect();
     event
 }
 
@@ -163,15 +162,36 @@ fn bind_udp(addr: SocketAddr, receive_buffer: usize) -> Result<UdpSocket> {
 
 /// Datagrams handed from the receiving thread to the parsing one at a time.
 const CHUNK: usize = 256;
+/// ... or fewer, when they hold this many bytes.
+const CHUNK_BYTES: usize = 64 << 10;
+/// Chunks queued between the threads: absorbs a commit or WAL checkpoint stall of
+/// ~0.3 s at 200,000 messages/s (64 were not enough: 2 % lost to the kernel),
+/// and bounds the queue to ~18 MiB (256 × (64 KiB + one datagram)).
+const QUEUE: usize = 256;
+
+/// Datagrams received in a row, in one buffer (no allocation per datagram).
+#[derive(Default)]
+struct Chunk {
+    /// The datagrams' bytes (each cut to the limit), back to back.
+    data: Vec<u8>,
+    /// Per datagram: where it starts in `data`, how much was kept, its real length.
+    items: Vec<(usize, usize, usize)>,
+}
+
+impl Chunk {
+    fn with_capacity() -> Chunk {
+        Chunk { data: Vec::with_capacity(CHUNK * 128), items: Vec::with_capacity(CHUNK) }
+    }
+}
 
 /// UDP cannot push back, so the socket is drained by a thread of its own that
 /// does nothing else; parsing and the SQLite put happen on this thread. While a
 /// put commits, the receiver keeps emptying the kernel buffer into a bounded
-/// queue (64 chunks), so a commit's latency does not turn into kernel drops.
+/// queue ([`QUEUE`] chunks), so a commit's latency does not turn into kernel drops.
 fn read_udp(socket: &UdpSocket, ctx: &SourceContext, spec: StreamSpec, keep_fields: bool) {
     let metrics = ctx.output.metrics().clone();
     let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(Vec<u8>, usize)>>(64);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(QUEUE);
     let receiver = match socket.try_clone() {
         Ok(s) => s,
         Err(e) => {
@@ -194,8 +214,9 @@ fn read_udp(socket: &UdpSocket, ctx: &SourceContext, spec: StreamSpec, keep_fiel
         let wait = deadline.map_or(Duration::from_secs(1), |d| d.saturating_duration_since(Instant::now()));
         let open = match rx.recv_timeout(wait) {
             Ok(chunk) => {
-                for (data, n) in chunk {
-                    let frame = Frame { data, truncated: n > spec.max_message };
+                for &(start, kept, real) in &chunk.items {
+                    let data = chunk.data.get(start..start + kept).unwrap_or_default().to_vec();
+                    let frame = Frame { data, truncated: real > spec.max_message };
                     batch.push(to_event(frame, keep_fields, &metrics));
                 }
                 deadline.get_or_insert_with(|| Instant::now() + spec.batch_timeout);
@@ -218,33 +239,35 @@ fn read_udp(socket: &UdpSocket, ctx: &SourceContext, spec: StreamSpec, keep_fiel
 /// The receiving thread: datagrams (cut to `max`, with their real length) in chunks.
 fn receive(
     socket: &UdpSocket,
-    tx: &std::sync::mpsc::SyncSender<Vec<(Vec<u8>, usize)>>,
+    tx: &std::sync::mpsc::SyncSender<Chunk>,
     stop: &crate::stop::Stop,
     max: usize,
     flush_after: Duration,
 ) {
     // A datagram can be up to 64 KiB; anything past max_message is cut.
     let mut buf = vec![0u8; 65_536];
-    let mut chunk = Vec::with_capacity(CHUNK);
+    let mut chunk = Chunk::with_capacity();
     // The timeout changes only when the chunk goes from empty to not (one syscall a chunk, not a datagram).
     let (idle, busy) = (Duration::from_secs(1), flush_after.max(Duration::from_millis(1)));
     let mut timeout = idle;
     let mut started = Instant::now();
     let _ = socket.set_read_timeout(Some(timeout));
     while !stop.is_stopped() {
-        let want = if chunk.is_empty() { idle } else { busy };
+        let want = if chunk.items.is_empty() { idle } else { busy };
         if want != timeout {
             timeout = want;
             let _ = socket.set_read_timeout(Some(timeout));
         }
         match socket.recv(&mut buf) {
             Ok(n) => {
-                if chunk.is_empty() {
+                if chunk.items.is_empty() {
                     started = Instant::now();
                 }
-                chunk.push((buf[..n.min(max)].to_vec(), n));
+                let kept = n.min(max);
+                chunk.items.push((chunk.data.len(), kept, n));
+                chunk.data.extend_from_slice(&buf[..kept]);
                 // A trickle never times out the read: hand over by age too.
-                if chunk.len() < CHUNK && started.elapsed() < busy {
+                if chunk.items.len() < CHUNK && chunk.data.len() < CHUNK_BYTES && started.elapsed() < busy {
                     continue;
                 }
             }
@@ -255,7 +278,7 @@ fn receive(
                 stop.sleep(Duration::from_millis(100));
             }
         }
-        if !chunk.is_empty() && tx.send(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))).is_err() {
+        if !chunk.items.is_empty() && tx.send(std::mem::replace(&mut chunk, Chunk::with_capacity())).is_err() {
             return;
         }
     }
