@@ -8,13 +8,16 @@
 use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
-const TEMPLATE: &[u8] = b"<134>1 2026-11-25T18:10:47.123Z gw-bench app 42 ID7 - message number 000000000 from the syslog benchmark";
+const TEMPLATE: &[u8] =
+    b"<134>1 2026-11-25T18:10:47.123Z gw-bench app 42 ID7 - message number 000000000 from the syslog benchmark";
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let (addr, count, rate, threads) = match args.as_slice() {
         [_, addr, count, rate] => (addr.clone(), count.parse::<u64>()?, rate.parse::<u64>()?, 1u64),
-        [_, addr, count, rate, threads] => (addr.clone(), count.parse()?, rate.parse()?, threads.parse::<u64>()?.max(1)),
+        [_, addr, count, rate, threads] => {
+            (addr.clone(), count.parse()?, rate.parse()?, threads.parse::<u64>()?.max(1))
+        }
         _ => return Err("usage: udpgen ADDR COUNT RATE_PER_S [THREADS]".into()),
     };
     let digits_at = TEMPLATE.windows(9).position(|w| w == b"000000000").ok_or("template")?;
