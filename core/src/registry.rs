@@ -134,3 +134,32 @@ fn build<T: ?Sized>(map: &BTreeMap<String, Factory<T>>, what: &str, c: &Componen
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Empty {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The new components' own checks name the key that is wrong.
+    #[test]
+    fn bad_component_settings_name_their_key() {
+        let r = Registry::with_builtins();
+        let source = |kind: &str, text: &str| {
+            ComponentConfig::from_toml(kind, text).and_then(|c| r.build_source(&c)).err().map(|e| e.to_string())
+        };
+        let sink = |kind: &str, text: &str| {
+            ComponentConfig::from_toml(kind, text).and_then(|c| r.build_sink(&c)).err().map(|e| e.to_string())
+        };
+        for (got, key) in [
+            (source("taildir", "paths = []"), "taildir.paths"),
+            (source("taildir", "paths = [\"/x\"]\nmax_line_length = \"1GiB\""), "taildir.max_line_length"),
+            (source("exec", "command = \"  \""), "exec.command"),
+            (source("http", "cors_origins = [\"shop.example\"]"), "http.cors_origins"),
+            (source("syslog", "listen = \"nowhere\""), "syslog.listen"),
+            (source("tcp", "listen = \"1.2.3.4\""), "tcp.listen"),
+            (sink("file", "directory = \"/tmp\"\nprefix = \"a/b\""), "file.prefix"),
+        ] {
+            let message = got.unwrap_or_else(|| panic!("{key}: accepted"));
+            assert!(message.contains(key) && message.contains("test.toml:"), "{key}: {message}");
+        }
+    }
+}

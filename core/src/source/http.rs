@@ -58,10 +58,7 @@ impl HttpSourceConfig {
     /// # Errors
     /// An address that does not parse.
     pub fn build(&self, c: &ComponentConfig) -> Result<HttpSource> {
-        let text = self.listen.as_deref().unwrap_or("127.0.0.1:5140");
-        let addr = text
-            .parse()
-            .map_err(|_| c.error("listen", format!("{text:?} is not an address like \"127.0.0.1:5140\"")))?;
+        let addr = super::tcp::parse_listen(c, self.listen.as_deref(), "127.0.0.1:5140")?;
         let mut limits = Limits::default();
         if let Some(b) = self.max_body {
             limits.max_body = b.0 as usize;

@@ -175,12 +175,12 @@ impl Follower {
     /// Matches the patterns, attaches files to their positions, adds new ones, forgets gone ones.
     fn scan(&mut self, first: bool) {
         let now = Instant::now();
-        let mut seen: Vec<String> = Vec::new();
+        let mut seen: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
         let paths: Vec<PathBuf> = self.cfg.patterns.iter().flat_map(|p| glob::expand(p)).collect();
         {
             for path in paths {
                 if let Some(key) = self.visit(path, first) {
-                    seen.push(key);
+                    seen.insert(key);
                 }
             }
         }

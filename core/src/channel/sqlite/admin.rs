@@ -45,6 +45,13 @@ pub struct ChannelUsage {
     pub flow: Option<super::flow::Flow>,
 }
 
+impl ChannelUsage {
+    /// A channel with nothing waiting (counts are added as rows are read).
+    fn empty(channel: String) -> ChannelUsage {
+        ChannelUsage { channel, events: 0, bytes: 0, by_priority: [0; 3], oldest_age_ms: 0, flow: None }
+    }
+}
+
 /// A loss counter.
 #[derive(Debug, Serialize)]
 pub struct Loss {
@@ -125,14 +132,7 @@ pub fn inspect_with_rates(dir: &Path, window: std::time::Duration) -> Result<Ins
     let mut names: Vec<String> = after.channels();
     names.retain(|n| !report.channels.iter().any(|c| &c.channel == n));
     for channel in names {
-        report.channels.push(ChannelUsage {
-            channel,
-            events: 0,
-            bytes: 0,
-            by_priority: [0; 3],
-            oldest_age_ms: 0,
-            flow: None,
-        });
+        report.channels.push(ChannelUsage::empty(channel));
     }
     for c in &mut report.channels {
         c.flow = super::flow::flow(&c.channel, c.events, c.bytes, &before, &after);
@@ -153,14 +153,7 @@ fn inspect_with(conn: &Connection, dir: &Path) -> Result<Inspection> {
     for row in rows {
         let (channel, priority, events, bytes, oldest) = row?;
         if channels.last().is_none_or(|c| c.channel != channel) {
-            channels.push(ChannelUsage {
-                channel,
-                events: 0,
-                bytes: 0,
-                by_priority: [0; 3],
-                oldest_age_ms: 0,
-                flow: None,
-            });
+            channels.push(ChannelUsage::empty(channel));
         }
         if let Some(c) = channels.last_mut() {
             c.events += events;
