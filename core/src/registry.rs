@@ -41,6 +41,9 @@ impl Registry {
         }
         crate::source::http::register(&mut r);
         r.register_sink("file", |c| Ok(Box::new(c.parse::<crate::sink::file::FileSinkConfig>()?.build(c)?)));
+        r.register_sink("flume_avro", |c| {
+            Ok(Box::new(c.parse::<crate::sink::flume_avro::FlumeAvroConfig>()?.build(c)?))
+        });
         r.register_source("tcp", |c| Ok(Box::new(c.parse::<crate::source::tcp::TcpSourceConfig>()?.build(c)?)));
         r.register_source("syslog", |c| Ok(Box::new(c.parse::<crate::source::syslog::SyslogConfig>()?.build(c)?)));
         r.register_source("host_metrics", |c| {

@@ -5,6 +5,7 @@
 //! outcomes in one pure function, [`classify`].
 
 pub mod file;
+pub mod flume_avro;
 pub mod format;
 pub mod http;
 mod simple;

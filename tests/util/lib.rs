@@ -1,5 +1,6 @@
 //! Test utilities: temp dirs, the real `sluice` binary, and a real HTTP receiver.
 
+pub mod interop;
 pub mod receiver;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,250 @@
+//! Interop with a real Apache Flume 1.11 agent (jars from Maven Central, Java 17).
+//!
+//! Sluice ships 100,000 events — non-ASCII headers and text, binary bodies —
+//! to Flume's AvroSource (plain, then deflate) and to its HTTPSource, each
+//! into a durable file channel and a `file_roll` sink writing Avro container
+//! files. Flume is SIGKILLed and restarted in the middle of each run; every
+//! event must arrive with its headers and body byte-exact. Then the tier:
+//! edge Sluice → gateway Sluice → Flume, with the edge SIGKILLed once.
+
+use base64::Engine;
+use sluice_tests::interop::{read_file_roll, FlumeAgent, FlumeEvent};
+use sluice_tests::{free_port, post, wait_until, write, Agent};
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+const TOTAL: usize = 100_000;
+
+/// Event `i`: a body that is binary every third event, non-ASCII text otherwise.
+fn body(i: usize) -> Vec<u8> {
+    if i.is_multiple_of(3) {
+        let mut b = vec![0x00, 0xff, 0xfe, 0x80, b'\n', b'"', 0xc3];
+        b.extend_from_slice(&(i as u64).to_le_bytes());
+        b
+    } else {
+        format!("événement {i}: 事件 «ünïcödé» \"quoted\" \\ tab\there").into_bytes()
+    }
+}
+
+fn headers(i: usize) -> Vec<(String, String)> {
+    vec![
+        ("seq".into(), i.to_string()),
+        ("lang".into(), "日本語 — ñ".into()),
+        ("path".into(), format!("/var/log/app-{}.log", i % 7)),
+    ]
+}
+
+/// POSTs all events to a Sluice http source as ndjson, 1000 a request,
+/// retrying while the channel pushes back.
+fn send_all(addr: &str) {
+    for start in (0..TOTAL).step_by(1000) {
+        let mut body = Vec::new();
+        for i in start..(start + 1000).min(TOTAL) {
+            let headers: serde_json::Map<String, serde_json::Value> =
+                headers(i).into_iter().map(|(k, v)| (k, v.into())).collect();
+            let line = match String::from_utf8(self::body(i)) {
+                Ok(text) => serde_json::json!({ "headers": headers, "body": text }),
+                Err(e) => serde_json::json!({
+                    "headers": headers,
+                    "body_base64": base64::engine::general_purpose::STANDARD.encode(e.as_bytes())
+                }),
+            };
+            body.extend_from_slice(line.to_string().as_bytes());
+            body.push(b'\n');
+        }
+        let accepted = wait_until(Duration::from_secs(60), || {
+            matches!(post(addr, "/", "application/x-ndjson", &[], &body), Ok((200, _)))
+        });
+        assert!(accepted, "the agent did not accept events {start}..");
+    }
+}
+
+/// Checks every event arrived once or more, byte-exact; returns the duplicates.
+/// `http`: Flume's JSON handler carries text only, so binary bodies arrive as
+/// base64 with `sluice.body-encoding: base64` (DESIGN §5).
+fn verify(events: &[FlumeEvent], http: bool) -> usize {
+    let mut seen: HashMap<usize, usize> = HashMap::new();
+    for e in events {
+        let seq: usize = e.headers.get("seq").and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("no seq: {e:?}"));
+        *seen.entry(seq).or_default() += 1;
+        for (k, v) in headers(seq) {
+            assert_eq!(e.headers.get(&k), Some(&v), "event {seq}: header {k}");
+        }
+        assert_eq!(e.headers.get("id").map(String::len), Some(26), "event {seq}: the id header");
+        let want = body(seq);
+        if http && std::str::from_utf8(&want).is_err() {
+            assert_eq!(e.headers.get("sluice.body-encoding").map(String::as_str), Some("base64"), "event {seq}");
+            let decoded = base64::engine::general_purpose::STANDARD.decode(&e.body).unwrap_or_default();
+            assert_eq!(decoded, want, "event {seq}: body");
+        } else {
+            assert_eq!(e.body, want, "event {seq}: body");
+        }
+    }
+    let missing: Vec<usize> = (0..TOTAL).filter(|i| !seen.contains_key(i)).take(10).collect();
+    assert!(missing.is_empty(), "{} of {TOTAL} events missing, first {missing:?}", TOTAL - seen.len());
+    seen.values().map(|n| n - 1).sum()
+}
+
+fn distinct(events: &[FlumeEvent]) -> usize {
+    events.iter().filter_map(|e| e.headers.get("seq")).collect::<std::collections::HashSet<_>>().len()
+}
+
+/// A Sluice agent: http source on `port` → SQLite channel → `sink` (a TOML table body).
+fn sluice_config(dir: &Path, name: &str, port: u16, sink: &str) -> std::path::PathBuf {
+    write(
+        dir,
+        &format!("{name}.toml"),
+        &format!(
+            r#"[agent]
+data_dir = "{data}"
+[channels.main]
+type = "sqlite"
+[sources.intake]
+type = "http"
+channels = ["main"]
+listen = "127.0.0.1:{port}"
+[sinks.upstream]
+channel = "main"
+batch = {{ max_events = 1000, linger = "20ms" }}
+retry = {{ initial = "100ms", max = "1s" }}
+{sink}
+"#,
+            data = dir.join(format!("{name}-data")).display()
+        ),
+    )
+}
+
+fn listening(addr: &str) -> bool {
+    wait_until(Duration::from_secs(20), || std::net::TcpStream::connect(addr).is_ok())
+}
+
+/// Ships everything to a Flume agent made from `template`, SIGKILLing and
+/// restarting Flume once a third has arrived.
+fn ship_through_flume_kill(template: &str, compression: &str, sink: impl Fn(u16) -> String, http: bool) {
+    let _serial = crate::one_at_a_time();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
+    let flume_port = free_port();
+    let flume = FlumeAgent::start(
+        template,
+        &dir.path().join("flume"),
+        &[
+            ("PORT", &flume_port.to_string()),
+            ("COMPRESSION", compression),
+            ("DIR", &out.to_string_lossy()),
+            ("STATE", &dir.path().join("flume-state").to_string_lossy()),
+        ],
+    );
+    let port = free_port();
+    let config = sluice_config(dir.path(), "sluice", port, &sink(flume_port));
+    let mut agent = Agent::start(&config, &dir.path().join("sluice.log"));
+    let addr = format!("127.0.0.1:{port}");
+    assert!(listening(&addr), "sluice did not listen");
+    let sender = std::thread::spawn(move || send_all(&addr));
+
+    assert!(
+        wait_until(Duration::from_secs(120), || distinct(&read_file_roll(&out)) >= TOTAL / 3),
+        "a third did not arrive; see {}",
+        dir.path().display()
+    );
+    flume.kill9_and_restart();
+    sender.join().unwrap_or_else(|_| panic!("sender panicked"));
+    let all = wait_until(Duration::from_secs(180), || distinct(&read_file_roll(&out)) >= TOTAL);
+    let events = read_file_roll(&out);
+    assert!(all, "only {} of {TOTAL} arrived", distinct(&events));
+    let duplicates = verify(&events, http);
+    eprintln!("{template} ({compression}): {TOTAL} events arrived, {duplicates} duplicates from retried batches");
+    assert_eq!(agent.terminate(), Some(0));
+}
+
+#[test]
+fn avro_source_plain_gets_everything_across_a_flume_sigkill() {
+    ship_through_flume_kill(
+        "avro-to-file.properties",
+        "none",
+        |p| format!("type = \"flume_avro\"\naddress = \"127.0.0.1:{p}\""),
+        false,
+    );
+}
+
+#[test]
+fn avro_source_deflate_gets_everything_across_a_flume_sigkill() {
+    ship_through_flume_kill(
+        "avro-to-file.properties",
+        "deflate",
+        |p| format!("type = \"flume_avro\"\naddress = \"127.0.0.1:{p}\"\ncompression = \"deflate\""),
+        false,
+    );
+}
+
+#[test]
+fn http_source_gets_everything_across_a_flume_sigkill() {
+    ship_through_flume_kill(
+        "http-to-file.properties",
+        "none",
+        |p| {
+            format!("type = \"http\"\nurl = \"http://127.0.0.1:{p}/\"\nformat = \"flume_json\"\ncompression = \"none\"")
+        },
+        true,
+    );
+}
+
+/// Edge Sluice → gateway Sluice (http source → flume_avro) → Flume; the edge
+/// is SIGKILLed once in the middle and restarted.
+#[test]
+fn tier_edge_gateway_flume_survives_an_edge_sigkill() {
+    let _serial = crate::one_at_a_time();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
+    let flume_port = free_port();
+    let _flume = FlumeAgent::start(
+        "avro-to-file.properties",
+        &dir.path().join("flume"),
+        &[
+            ("PORT", &flume_port.to_string()),
+            ("COMPRESSION", "deflate"),
+            ("DIR", &out.to_string_lossy()),
+            ("STATE", &dir.path().join("flume-state").to_string_lossy()),
+        ],
+    );
+    let gateway_port = free_port();
+    let gateway_config = sluice_config(
+        dir.path(),
+        "gateway",
+        gateway_port,
+        &format!("type = \"flume_avro\"\naddress = \"127.0.0.1:{flume_port}\"\ncompression = \"deflate\""),
+    );
+    let mut gateway = Agent::start(&gateway_config, &dir.path().join("gateway.log"));
+    assert!(listening(&format!("127.0.0.1:{gateway_port}")), "gateway did not listen");
+    let edge_port = free_port();
+    let edge_config = sluice_config(
+        dir.path(),
+        "edge",
+        edge_port,
+        &format!("type = \"http\"\nurl = \"http://127.0.0.1:{gateway_port}/\"\nformat = \"ndjson\""),
+    );
+    let mut edge = Agent::start(&edge_config, &dir.path().join("edge.log"));
+    let edge_addr = format!("127.0.0.1:{edge_port}");
+    assert!(listening(&edge_addr), "edge did not listen");
+
+    send_all(&edge_addr); // every request answered 200: committed in the edge's channel
+    assert!(
+        wait_until(Duration::from_secs(120), || distinct(&read_file_roll(&out)) >= TOTAL / 3),
+        "a third did not arrive"
+    );
+    edge.kill9();
+    let mut edge = Agent::start(&edge_config, &dir.path().join("edge2.log"));
+    let all = wait_until(Duration::from_secs(180), || distinct(&read_file_roll(&out)) >= TOTAL);
+    let events = read_file_roll(&out);
+    assert!(all, "only {} of {TOTAL} arrived", distinct(&events));
+    let duplicates = verify(&events, false);
+    eprintln!("tier: {TOTAL} events arrived at Flume, {duplicates} duplicates");
+    // The edge's ids survive both hops: the upstream can de-duplicate.
+    let ids: std::collections::HashSet<&String> = events.iter().filter_map(|e| e.headers.get("id")).collect();
+    assert_eq!(ids.len(), TOTAL, "one id per event across both hops");
+    assert_eq!(edge.terminate(), Some(0));
+    assert_eq!(gateway.terminate(), Some(0));
+}

@@ -1,0 +1,16 @@
+//! Interop tests: Sluice against the real upstream programs (fetched from the
+//! package registries by `tests/interop/*/fetch.sh`, started on loopback).
+//! A separate test binary, so these JVMs and collectors never share the two
+//! cores with the integration tests; within it, one peer at a time.
+
+use std::sync::{Mutex, MutexGuard};
+
+// Apache Flume: AvroSource (plain, deflate) and HTTPSource across a Flume SIGKILL; edge → gateway → Flume.
+mod flume;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Held by each test: one peer at a time.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
