@@ -7,6 +7,8 @@ use std::sync::{Mutex, MutexGuard};
 
 // Apache Flume: AvroSource (plain, deflate) and HTTPSource across a Flume SIGKILL; edge → gateway → Flume.
 mod flume;
+// OpenTelemetry Collector: otlp_http records with bodies, attributes and ids, across a collector restart.
+mod otelcol;
 
 static SERIAL: Mutex<()> = Mutex::new(());
 

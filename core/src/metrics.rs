@@ -105,6 +105,8 @@ pub struct SinkMetrics {
     pub connection_failed: Counter,
     /// Events moved to quarantine.
     pub quarantined: Counter,
+    /// Events the upstream acknowledged as dropped (OTLP partial success).
+    pub rejected_upstream: Counter,
     /// Ingest-to-acknowledgement latency in milliseconds.
     pub latency_ms: Histogram,
 }

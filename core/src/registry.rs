@@ -66,6 +66,7 @@ impl Registry {
     pub fn with_builtin_sinks() -> Registry {
         let mut r = Registry::default();
         r.register_sink("http", |c| Ok(Box::new(c.parse::<crate::sink::http::HttpSinkConfig>()?.build(c)?)));
+        r.register_sink("otlp_http", |c| Ok(Box::new(c.parse::<crate::sink::otlp::OtlpHttpConfig>()?.build(c)?)));
         r.register_sink("stdout", |c| c.parse::<Empty>().map(|_| Box::new(crate::sink::StdoutSink) as _));
         r.register_sink("null", |c| c.parse::<Empty>().map(|_| Box::new(crate::sink::NullSink) as _));
         r

@@ -249,6 +249,11 @@ impl Runner {
                     self.members[i].delivered(events);
                     return Ok(());
                 }
+                Outcome::PartlyRejected { rejected, reason } => {
+                    self.members[i].delivered(events);
+                    self.members[i].rejected_upstream(rejected, &reason);
+                    return Ok(());
+                }
                 Outcome::Retry { after, reason } => {
                     if self.members.len() > 1 {
                         self.members[i].penalise(self.max_penalty);

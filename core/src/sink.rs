@@ -4,10 +4,12 @@
 //! (Fluent Bit's `FLB_OK / FLB_RETRY / FLB_ERROR`). HTTP status codes map onto
 //! outcomes in one pure function, [`classify`].
 
+pub mod client;
 pub mod file;
 pub mod flume_avro;
 pub mod format;
 pub mod http;
+pub mod otlp;
 mod simple;
 
 pub use simple::{NullSink, StdoutSink};
@@ -29,6 +31,14 @@ pub struct Batch<'a> {
 pub enum Outcome {
     /// The upstream acknowledged every event.
     Delivered,
+    /// The upstream took the batch but dropped `rejected` of its events for
+    /// good (OTLP `partial_success`): commit, count and log; never retry.
+    PartlyRejected {
+        /// How many events the upstream says it dropped.
+        rejected: u64,
+        /// The upstream's words.
+        reason: String,
+    },
     /// Try again later (network error, timeout, 408, 429, 5xx).
     Retry {
         /// What the upstream asked for (`Retry-After`), if anything.

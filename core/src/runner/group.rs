@@ -46,6 +46,11 @@ impl Member {
         }
     }
 
+    pub(super) fn rejected_upstream(&mut self, n: u64, reason: &str) {
+        self.metrics.rejected_upstream.add(n);
+        log::warn!("sink {}: the upstream accepted a batch but dropped {n} of its events: {reason}", self.name);
+    }
+
     pub(super) fn quarantined(&mut self, n: usize, reason: &str) {
         self.metrics.quarantined.add(n as u64);
         log::error!("sink {}: {n} events quarantined: {reason}", self.name);

@@ -83,7 +83,7 @@ pub fn ndjson(events: &[Event]) -> Vec<u8> {
 }
 
 /// Writes `text` as a JSON string (quoted and escaped by serde_json).
-fn write_str(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
     // Serializing a &str into a Vec cannot fail: no I/O, and every &str is valid JSON text.
     let _ = serde_json::to_writer(&mut *out, text);
 }
