@@ -44,6 +44,8 @@ impl Registry {
         r.register_sink("flume_avro", |c| {
             Ok(Box::new(c.parse::<crate::sink::flume_avro::FlumeAvroConfig>()?.build(c)?))
         });
+        #[cfg(feature = "kafka")]
+        r.register_sink("kafka", |c| Ok(Box::new(c.parse::<crate::sink::kafka::KafkaConfig>()?.build(c)?)));
         r.register_source("tcp", |c| Ok(Box::new(c.parse::<crate::source::tcp::TcpSourceConfig>()?.build(c)?)));
         r.register_source("syslog", |c| Ok(Box::new(c.parse::<crate::source::syslog::SyslogConfig>()?.build(c)?)));
         r.register_source("host_metrics", |c| {

@@ -9,6 +9,8 @@ pub mod file;
 pub mod flume_avro;
 pub mod format;
 pub mod http;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 pub mod otlp;
 mod simple;
 
