@@ -23,6 +23,8 @@ seeds() {
         config) echo ../conf ;;
         http_decode) echo seeds/http_decode ;;
         flume_convert) echo ../tests/data/flume ;;
+        avro_reply) echo seeds/avro_reply ;;
+        zlib_stream) echo seeds/zlib_stream ;;
     esac
 }
 

@@ -248,3 +248,127 @@ fn tier_edge_gateway_flume_survives_an_edge_sigkill() {
     assert_eq!(edge.terminate(), Some(0));
     assert_eq!(gateway.terminate(), Some(0));
 }
+
+/// A self-signed certificate for 127.0.0.1 in a PKCS12 keystore for Flume,
+/// and the same certificate as PEM for Sluice's `ca_file`.
+fn keystore(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let store = dir.join("flume.p12");
+    let pem = dir.join("flume-ca.pem");
+    let keytool = |args: &[&str]| {
+        let out = std::process::Command::new("keytool").args(args).output().unwrap_or_else(|e| panic!("keytool: {e}"));
+        assert!(out.status.success(), "keytool {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let store_s = store.to_string_lossy().into_owned();
+    keytool(&[
+        "-genkeypair",
+        "-alias",
+        "flume",
+        "-keyalg",
+        "EC",
+        "-groupname",
+        "secp256r1",
+        "-dname",
+        "CN=127.0.0.1",
+        "-ext",
+        "SAN=IP:127.0.0.1",
+        "-validity",
+        "2",
+        "-storetype",
+        "PKCS12",
+        "-keystore",
+        &store_s,
+        "-storepass",
+        "changeit",
+        "-keypass",
+        "changeit",
+    ]);
+    keytool(&[
+        "-exportcert",
+        "-rfc",
+        "-alias",
+        "flume",
+        "-keystore",
+        &store_s,
+        "-storepass",
+        "changeit",
+        "-file",
+        &pem.to_string_lossy(),
+    ]);
+    (store, pem)
+}
+
+/// `ssl = true` on the AvroSource, alone and with deflate (Flume 1.10+ puts
+/// zlib outside TLS): Sluice verifies the certificate against a CA file, and
+/// refuses a server it cannot verify.
+#[test]
+fn avro_source_over_tls_with_and_without_deflate() {
+    let _serial = crate::one_at_a_time();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let (store, pem) = keystore(dir.path());
+    for compression in ["none", "deflate"] {
+        let run = dir.path().join(compression);
+        let out = run.join("out");
+        std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
+        let template = std::fs::read_to_string(sluice_tests::interop::script("flume", "avro-to-file.properties"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let tls_template = run.join("avro-tls.properties");
+        std::fs::write(
+            &tls_template,
+            format!(
+                "{template}\na1.sources.r1.ssl = true\na1.sources.r1.keystore = {}\n\
+                 a1.sources.r1.keystore-password = changeit\na1.sources.r1.keystore-type = PKCS12\n",
+                store.display()
+            ),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let flume_port = free_port();
+        let _flume = FlumeAgent::start(
+            &tls_template.to_string_lossy(),
+            &run.join("flume"),
+            &[
+                ("PORT", &flume_port.to_string()),
+                ("COMPRESSION", compression),
+                ("DIR", &out.to_string_lossy()),
+                ("STATE", &run.join("flume-state").to_string_lossy()),
+            ],
+        );
+        let port = free_port();
+        let sink = format!(
+            "type = \"flume_avro\"\naddress = \"127.0.0.1:{flume_port}\"\ncompression = \"{compression}\"\n\
+             tls = {{ ca_file = \"{}\" }}",
+            pem.display()
+        );
+        let config = sluice_config(&run, "sluice", port, &sink);
+        let mut agent = Agent::start(&config, &run.join("sluice.log"));
+        let addr = format!("127.0.0.1:{port}");
+        assert!(listening(&addr), "sluice did not listen");
+        let mut body = Vec::new();
+        for i in 0..1000 {
+            body.extend_from_slice(format!("{{\"headers\":{{\"seq\":\"{i}\"}},\"body\":\"tls {i} ✓\"}}\n").as_bytes());
+        }
+        assert!(matches!(post(&addr, "/", "application/x-ndjson", &[], &body), Ok((200, _))));
+        let all = wait_until(Duration::from_secs(60), || distinct(&read_file_roll(&out)) >= 1000);
+        let log = std::fs::read_to_string(run.join("sluice.log")).unwrap_or_default();
+        assert!(all, "tls/{compression}: {} of 1000 arrived; log:\n{log}", distinct(&read_file_roll(&out)));
+        let events = read_file_roll(&out);
+        assert!(events.iter().all(|e| e.body == format!("tls {} ✓", e.headers["seq"]).into_bytes()));
+        assert_eq!(agent.terminate(), Some(0));
+
+        // The system roots do not know this self-signed certificate: nothing is sent.
+        let port = free_port();
+        let untrusted = format!(
+            "type = \"flume_avro\"\naddress = \"127.0.0.1:{flume_port}\"\ncompression = \"{compression}\"\ntls = {{}}"
+        );
+        let config = sluice_config(&run, "untrusted", port, &untrusted);
+        let mut agent = Agent::start(&config, &run.join("untrusted.log"));
+        let addr = format!("127.0.0.1:{port}");
+        assert!(listening(&addr));
+        assert!(matches!(post(&addr, "/", "application/x-ndjson", &[], b"{\"body\":\"never\"}\n"), Ok((200, _))));
+        let refused = wait_until(Duration::from_secs(20), || {
+            std::fs::read_to_string(run.join("untrusted.log")).is_ok_and(|l| l.contains("not delivered"))
+        });
+        assert!(refused, "an unverifiable server was not refused");
+        assert_eq!(distinct(&read_file_roll(&out)), 1000, "nothing reached Flume past a failed verification");
+        assert_eq!(agent.terminate(), Some(0));
+    }
+}

@@ -11,6 +11,10 @@
 #      MVN             maven command (default mvn)
 # usage: tests/interop/flume/fetch.sh [--force]
 set -euo pipefail
+# One fetch at a time: CI prefetches in the background while a test may ask too.
+mkdir -p "${SLUICE_INTEROP_CACHE:-$HOME/.cache/sluice-interop}"
+exec 9>"${SLUICE_INTEROP_CACHE:-$HOME/.cache/sluice-interop}/.lock-flume"
+flock 9
 HERE=$(cd "$(dirname "$0")" && pwd)
 CACHE=${SLUICE_INTEROP_CACHE:-$HOME/.cache/sluice-interop}/flume
 LIB=$CACHE/lib

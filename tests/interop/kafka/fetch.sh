@@ -7,6 +7,10 @@
 #
 # Needs: java 17+, mvn.
 set -euo pipefail
+# One fetch at a time: CI prefetches in the background while a test may ask too.
+mkdir -p "${SLUICE_INTEROP_CACHE:-$HOME/.cache/sluice-interop}"
+exec 9>"${SLUICE_INTEROP_CACHE:-$HOME/.cache/sluice-interop}/.lock-kafka"
+flock 9
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${SLUICE_INTEROP_CACHE:-$HOME/.cache/sluice-interop}"

@@ -8,6 +8,10 @@
 # Needs: go (1.24+), the Go module proxy. Uses its own GOPATH/GOCACHE under
 # the cache, so it neither reads nor pollutes ~/go.
 set -euo pipefail
+# One fetch at a time: CI prefetches in the background while a test may ask too.
+mkdir -p "${SLUICE_INTEROP_CACHE:-$HOME/.cache/sluice-interop}"
+exec 9>"${SLUICE_INTEROP_CACHE:-$HOME/.cache/sluice-interop}/.lock-otelcol"
+flock 9
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 CACHE="${SLUICE_INTEROP_CACHE:-$HOME/.cache/sluice-interop}"
