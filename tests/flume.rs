@@ -372,3 +372,54 @@ fn avro_source_over_tls_with_and_without_deflate() {
         assert_eq!(agent.terminate(), Some(0));
     }
 }
+
+/// A Flume whose channel refuses the batch (larger than its
+/// `transactionCapacity`) answers `Status.FAILED`: Sluice keeps the events and
+/// retries; nothing is committed on either side.
+#[test]
+fn a_failed_status_from_flume_is_retried_not_committed() {
+    let _serial = crate::one_at_a_time();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap_or_else(|e| panic!("{e}"));
+    let template = std::fs::read_to_string(sluice_tests::interop::script("flume", "avro-to-file.properties"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let small = dir.path().join("avro-small.properties");
+    std::fs::write(&small, format!("{template}\na1.channels.c1.transactionCapacity = 10\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let flume_port = free_port();
+    let _flume = FlumeAgent::start(
+        &small.to_string_lossy(),
+        &dir.path().join("flume"),
+        &[
+            ("PORT", &flume_port.to_string()),
+            ("COMPRESSION", "none"),
+            ("DIR", &out.to_string_lossy()),
+            ("STATE", &dir.path().join("flume-state").to_string_lossy()),
+        ],
+    );
+    let port = free_port();
+    let config = sluice_config(
+        dir.path(),
+        "sluice",
+        port,
+        &format!("type = \"flume_avro\"\naddress = \"127.0.0.1:{flume_port}\""),
+    );
+    let mut agent = Agent::start(&config, &dir.path().join("sluice.log"));
+    let addr = format!("127.0.0.1:{port}");
+    assert!(listening(&addr));
+    let body: String = (0..50).map(|i| format!("{{\"body\":\"e{i}\"}}\n")).collect();
+    assert!(matches!(post(&addr, "/", "application/x-ndjson", &[], body.as_bytes()), Ok((200, _))));
+    let log = dir.path().join("sluice.log");
+    let failed = wait_until(Duration::from_secs(30), || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l.matches("appendBatch returned FAILED").count() >= 2)
+    });
+    assert!(failed, "{}", std::fs::read_to_string(&log).unwrap_or_default());
+    assert_eq!(agent.terminate(), Some(0));
+    assert!(read_file_roll(&out).is_empty(), "Flume committed nothing");
+    let inspect = sluice_tests::sluice(&["inspect", &dir.path().join("sluice-data").to_string_lossy(), "--json"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let report: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap_or_default();
+    assert_eq!(report["channels"][0]["events"], 50, "all 50 still in Sluice's channel: {report}");
+}

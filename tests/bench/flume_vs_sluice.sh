@@ -22,7 +22,7 @@ bash "$FLUME/fetch.sh" >/dev/null
 WORK=$(mktemp -d)
 cleanup() {
   for w in "$WORK"/recv* "$WORK"/flume; do [[ -f $w/flume.pid ]] && bash "$FLUME/agent.sh" kill "$w" >/dev/null 2>&1; done
-  [[ -n ${SLUICE_PID:-} ]] && kill -9 "$SLUICE_PID" 2>/dev/null
+  [[ -n ${SLUICE_PID:-} ]] && { kill -9 "$SLUICE_PID"; wait "$SLUICE_PID"; } 2>/dev/null
   rm -rf "$WORK"
 }
 trap cleanup EXIT
