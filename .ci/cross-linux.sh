@@ -42,7 +42,9 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 failed=()
 for target in "${targets[@]}"; do
   echo "--- $target"
-  cargo build --release -q -p sluice-cli --target "$target"
+  # Without the kafka feature: the board builds measured here (rskafka and tokio add
+  # ~640 KiB; BENCHMARKS.md), and a CI step 3 crates shorter.
+  cargo build --release -q -p sluice-cli --no-default-features --features tls --target "$target"
   bin="target/$target/release/sluice"
   if command -v file >/dev/null; then file "$bin" | sed "s/^[^:]*: //" | cut -c1-100; fi
   echo "size (stripped): $(stat -c %s "$bin") bytes"
