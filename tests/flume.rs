@@ -8,8 +8,8 @@
 //! edge Sluice → gateway Sluice → Flume, with the edge SIGKILLed once.
 
 use base64::Engine;
-use sluice_tests::interop::{read_file_roll, FlumeAgent, FlumeEvent};
-use sluice_tests::{free_port, post, wait_until, write, Agent};
+use sluice_tests::interop::{http_intake_config, read_file_roll, FlumeAgent, FlumeEvent};
+use sluice_tests::{free_port, post, wait_until, Agent};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -92,27 +92,10 @@ fn distinct(events: &[FlumeEvent]) -> usize {
 
 /// A Sluice agent: http source on `port` → SQLite channel → `sink` (a TOML table body).
 fn sluice_config(dir: &Path, name: &str, port: u16, sink: &str) -> std::path::PathBuf {
-    write(
-        dir,
-        &format!("{name}.toml"),
-        &format!(
-            r#"[agent]
-data_dir = "{data}"
-[channels.main]
-type = "sqlite"
-[sources.intake]
-type = "http"
-channels = ["main"]
-listen = "127.0.0.1:{port}"
-[sinks.upstream]
-channel = "main"
-batch = {{ max_events = 1000, linger = "20ms" }}
-retry = {{ initial = "100ms", max = "1s" }}
-{sink}
-"#,
-            data = dir.join(format!("{name}-data")).display()
-        ),
-    )
+    let sink = format!(
+        "{sink}\nbatch = {{ max_events = 1000, linger = \"20ms\" }}\nretry = {{ initial = \"100ms\", max = \"1s\" }}"
+    );
+    http_intake_config(dir, name, port, &sink)
 }
 
 fn listening(addr: &str) -> bool {

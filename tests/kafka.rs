@@ -2,8 +2,8 @@
 //! node): the `kafka` sink's records arrive with keys, headers and bodies,
 //! read back by Kafka's own console consumer, across a broker SIGKILL.
 
-use sluice_tests::interop::{run_script, script};
-use sluice_tests::{free_port, post, wait_until, write, Agent};
+use sluice_tests::interop::{http_intake_config, run_script, script};
+use sluice_tests::{free_port, post, wait_until, Agent};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::Duration;
@@ -66,30 +66,11 @@ fn kafka_records_arrive_with_keys_and_headers_across_a_broker_sigkill() {
     );
 
     let port = free_port();
-    let config = write(
+    let config = http_intake_config(
         dir.path(),
-        "sluice.toml",
-        &format!(
-            r#"[agent]
-data_dir = "{data}"
-[channels.main]
-type = "sqlite"
-[sources.intake]
-type = "http"
-channels = ["main"]
-listen = "127.0.0.1:{port}"
-[sinks.kafka]
-type = "kafka"
-channel = "main"
-brokers = ["127.0.0.1:{kafka_port}"]
-topic = "events"
-key_header = "user"
-request_timeout = "5s"
-batch = {{ max_events = 500, linger = "20ms" }}
-retry = {{ initial = "200ms", max = "2s" }}
-"#,
-            data = dir.path().join("data").display()
-        ),
+        "sluice",
+        port,
+        &format!("type = \"kafka\"\nbrokers = [\"127.0.0.1:{kafka_port}\"]\ntopic = \"events\"\nkey_header = \"user\"\nrequest_timeout = \"5s\"\nbatch = {{ max_events = 500, linger = \"20ms\" }}\nretry = {{ initial = \"200ms\", max = \"2s\" }}"),
     );
     let mut agent = Agent::start(&config, &dir.path().join("sluice.log"));
     let addr = format!("127.0.0.1:{port}");

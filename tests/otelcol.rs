@@ -4,8 +4,8 @@
 //! a collector restart.
 
 use base64::Engine;
-use sluice_tests::interop::run_script;
-use sluice_tests::{free_port, post, wait_until, write, Agent};
+use sluice_tests::interop::{http_intake_config, run_script};
+use sluice_tests::{free_port, post, wait_until, Agent};
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
@@ -81,28 +81,11 @@ fn otlp_http_records_arrive_intact_across_a_collector_restart() {
     let otlp_port = free_port();
     let collector = Collector::start(&work, otlp_port);
     let port = free_port();
-    let config = write(
+    let config = http_intake_config(
         dir.path(),
-        "sluice.toml",
-        &format!(
-            r#"[agent]
-data_dir = "{data}"
-[channels.main]
-type = "sqlite"
-[sources.intake]
-type = "http"
-channels = ["main"]
-listen = "127.0.0.1:{port}"
-[sinks.collector]
-type = "otlp_http"
-channel = "main"
-url = "http://127.0.0.1:{otlp_port}"
-resource = {{ "service.name" = "edge-test", "device.id" = "board-7" }}
-batch = {{ max_events = 500, linger = "20ms" }}
-retry = {{ initial = "100ms", max = "1s" }}
-"#,
-            data = dir.path().join("data").display()
-        ),
+        "sluice",
+        port,
+        &format!("type = \"otlp_http\"\nurl = \"http://127.0.0.1:{otlp_port}\"\nresource = {{ \"service.name\" = \"edge-test\", \"device.id\" = \"board-7\" }}\nbatch = {{ max_events = 500, linger = \"20ms\" }}\nretry = {{ initial = \"100ms\", max = \"1s\" }}"),
     );
     let mut agent = Agent::start(&config, &dir.path().join("sluice.log"));
     let addr = format!("127.0.0.1:{port}");

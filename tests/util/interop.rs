@@ -27,6 +27,22 @@ pub fn run_script(peer: &str, file: &str, args: &[&str]) -> String {
     text
 }
 
+/// Writes `dir/<name>.toml`: a Sluice agent with an http source on
+/// 127.0.0.1:`port` → SQLite channel (data in `dir/<name>-data`) → the sink
+/// `upstream`, whose keys besides `channel` are `sink` (TOML lines).
+pub fn http_intake_config(dir: &Path, name: &str, port: u16, sink: &str) -> PathBuf {
+    crate::write(
+        dir,
+        &format!("{name}.toml"),
+        &format!(
+            "[agent]\ndata_dir = \"{data}\"\n[channels.main]\ntype = \"sqlite\"\n\
+             [sources.intake]\ntype = \"http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
+             [sinks.upstream]\nchannel = \"main\"\n{sink}\n",
+            data = dir.join(format!("{name}-data")).display()
+        ),
+    )
+}
+
 /// A Flume agent named `a1`, from a template under `tests/interop/flume/`.
 pub struct FlumeAgent {
     work: PathBuf,
