@@ -7,6 +7,7 @@
 //! *unsupported* (a component or a setting whose behaviour Sluice cannot
 //! reproduce). The caller exits 2 when anything is unsupported.
 
+mod avro_sink;
 mod components;
 mod properties;
 

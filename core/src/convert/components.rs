@@ -52,15 +52,15 @@ fn kind(cx: &mut Cx<'_>, base: &str) -> String {
     cx.get(&format!("{base}.type")).unwrap_or_default()
 }
 
-fn ms(value: &str) -> Option<String> {
+pub(super) fn ms(value: &str) -> Option<String> {
     value.parse::<u64>().ok().map(|n| q(&format!("{n}ms")))
 }
 
-fn int(value: &str) -> Option<String> {
+pub(super) fn int(value: &str) -> Option<String> {
     value.parse::<u64>().ok().map(|n| n.to_string())
 }
 
-fn boolean(value: &str) -> Option<bool> {
+pub(super) fn boolean(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {
         "true" => Some(true),
         "false" => Some(false),
@@ -69,7 +69,14 @@ fn boolean(value: &str) -> Option<bool> {
 }
 
 /// Copies `flume_key` into `key` with `convert`, or reports a bad value.
-fn carry(cx: &mut Cx<'_>, t: &mut Table, base: &str, flume_key: &str, key: &str, convert: fn(&str) -> Option<String>) {
+pub(super) fn carry(
+    cx: &mut Cx<'_>,
+    t: &mut Table,
+    base: &str,
+    flume_key: &str,
+    key: &str,
+    convert: fn(&str) -> Option<String>,
+) {
     let rest = format!("{base}.{flume_key}");
     if let Some(v) = cx.get(&rest) {
         match convert(&v) {
@@ -514,7 +521,7 @@ fn sink(cx: &mut Cx<'_>, name: &str) -> Option<Table> {
                 }
             }
         }
-        "avro" | "org.apache.flume.sink.avrosink" => avro_sink(cx, &base, &mut t)?,
+        "avro" | "org.apache.flume.sink.avrosink" => super::avro_sink::avro_sink(cx, &base, &mut t)?,
         _ => {
             cx.unsupported(&base, &format!("sink type {kind:?} has no Sluice equivalent"));
             return None;
@@ -529,46 +536,6 @@ fn sink(cx: &mut Cx<'_>, name: &str) -> Option<Table> {
         });
     }
     Some(t)
-}
-
-/// Flume's Avro sink → `flume_avro` (the same wire protocol).
-fn avro_sink(cx: &mut Cx<'_>, base: &str, t: &mut Table) -> Option<()> {
-    t.set("type", q("flume_avro"));
-    let (Some(host), Some(port)) = (cx.get(&format!("{base}.hostname")), cx.get(&format!("{base}.port"))) else {
-        cx.unsupported(base, "an avro sink needs hostname and port");
-        return None;
-    };
-    t.set("address", q(&format!("{host}:{port}")));
-    carry(cx, t, base, "compression-type", "compression", |v| match v.to_ascii_lowercase().as_str() {
-        "deflate" => Some(q("deflate")),
-        "none" => Some(q("none")),
-        _ => None,
-    });
-    carry(cx, t, base, "compression-level", "compression_level", int);
-    carry(cx, t, base, "connect-timeout", "connect_timeout", ms);
-    carry(cx, t, base, "request-timeout", "request_timeout", ms);
-    carry(cx, t, base, "reset-connection-interval", "reset_connection_interval", |v| {
-        v.parse::<u64>().ok().filter(|&s| s > 0).map(|s| q(&format!("{s}s")))
-    });
-    carry(cx, t, base, "batch-size", "batch", |v| v.parse::<u64>().ok().map(|n| format!("{{ max_events = {n} }}")));
-    let ssl = cx.get(&format!("{base}.ssl")).and_then(|v| boolean(&v)).unwrap_or(false);
-    let trust_all = cx.get(&format!("{base}.trust-all-certs")).and_then(|v| boolean(&v)).unwrap_or(false);
-    if ssl {
-        t.set("tls", if trust_all { "{ verify = false }".into() } else { "{}".into() });
-    }
-    for k in ["truststore", "truststore-password", "truststore-type"] {
-        if cx.get(&format!("{base}.{k}")).is_some() {
-            cx.unsupported(
-                &format!("{base}.{k}"),
-                "Java trust stores are not read: export the CA as PEM and set tls = { ca_file = \"…\" }",
-            );
-        }
-    }
-    for k in ["exclude-protocols", "include-protocols", "exclude-cipher-suites", "include-cipher-suites"] {
-        cx.drop_key(&format!("{base}.{k}"), "rustls offers TLS 1.2 and 1.3 with its safe cipher suites only");
-    }
-    cx.drop_key(&format!("{base}.maxIoWorkers"), "ignored by Flume since 1.10, and by Sluice");
-    Some(())
 }
 
 fn group(cx: &mut Cx<'_>, name: &str, converted: &[String]) -> Option<Table> {
