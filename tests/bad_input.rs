@@ -47,6 +47,16 @@ fn malformed_configs_exit_2_naming_file_line_and_key() {
             GOOD.replace("channel = \"main\"", "channel = \"main\"\nbatch = { max_events = 10, lingr = \"1s\" }"),
             "lingr",
         ),
+        (
+            "workers on a stdout sink",
+            GOOD.replace("channel = \"main\"", "channel = \"main\"\nworkers = 2"),
+            "sinks.out.workers: a stdout sink writes one local stream",
+        ),
+        (
+            "workers out of range",
+            GOOD.replace("type = \"stdout\"", "type = \"http\"\nurl = \"http://127.0.0.1:9/\"\nworkers = 0"),
+            "sinks.out.workers: expected a whole number from 1 to 32",
+        ),
     ];
     for (what, text, needle) in cases {
         let (code, err) = check(text);

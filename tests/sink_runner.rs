@@ -122,3 +122,55 @@ fn every_event_arrives_or_is_quarantined_with_its_reason() {
         "{list}"
     );
 }
+
+/// `workers = 3`: three batches in flight at once (each on its own connection),
+/// never more, and every event still arrives exactly once without extra requests.
+#[test]
+fn workers_keep_several_batches_in_flight() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let in_flight = std::sync::Arc::new(AtomicUsize::new(0));
+    let most = std::sync::Arc::new(AtomicUsize::new(0));
+    let (now, peak) = (in_flight.clone(), most.clone());
+    let receiver = Receiver::scripted(move |_, _| {
+        let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+        peak.fetch_max(n, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(300));
+        now.fetch_sub(1, Ordering::SeqCst);
+        Reply::Status(200, vec![], "ok".into())
+    });
+    let port = free_port();
+    let config = write(
+        dir.path(),
+        "agent.toml",
+        &format!(
+            "[agent]\ndata_dir = \"{}\"\n[channels.main]\ntype = \"sqlite\"\n[sources.in]\ntype = \"http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
+             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{}\"\nbatch = {{ max_events = 100, linger = \"10ms\" }}\nworkers = 3\n",
+            dir.path().join("data").display(),
+            receiver.url()
+        ),
+    );
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    let addr = format!("127.0.0.1:{port}");
+    assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok()));
+    // Thirty requests of 100: the channel stores each put as one row, and workers share out rows.
+    for request in 0..30 {
+        let events: Vec<String> = (request * 100..(request + 1) * 100)
+            .map(|i| format!("{{\"headers\":{{\"seq\":\"{i}\"}},\"body\":\"e{i}\"}}"))
+            .collect();
+        let (status, reply) = post(&addr, "/", "application/json", &[], format!("[{}]", events.join(",")).as_bytes())
+            .unwrap_or_else(|e| panic!("post: {e}"));
+        assert_eq!(status, 200, "{reply}");
+    }
+    assert!(
+        wait_until(Duration::from_secs(30), || receiver.events().len() >= 3000),
+        "{} of 3000 events arrived",
+        receiver.events().len()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let mut seqs: Vec<u64> =
+        receiver.events().iter().filter_map(|e| e["headers"]["seq"].as_str().and_then(|s| s.parse().ok())).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (0..3000).collect::<Vec<u64>>(), "every event exactly once");
+    assert_eq!(receiver.requests(), 30, "full batches of 100, no request beyond them");
+    assert_eq!(most.load(Ordering::SeqCst), 3, "batches in flight at once");
+}

@@ -9,7 +9,7 @@ use crate::registry::Registry;
 use crate::runner::{Member, Runner};
 use crate::source::{Output, SourceContext};
 use crate::stop::Stop;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -102,47 +102,51 @@ impl Agent {
         registry: &Registry,
         channels: &BTreeMap<String, Arc<dyn Channel>>,
     ) -> Result<()> {
-        let mut members: BTreeMap<String, Member> = BTreeMap::new();
+        let mut metrics: BTreeMap<&str, Arc<SinkMetrics>> = BTreeMap::new();
         for spec in &topology.sinks {
-            let sink = registry.build_sink(&spec.component)?;
             let m = Arc::new(SinkMetrics::default());
             self.metrics.add(Entry::Sink(spec.component.name.clone(), m.clone()));
-            members.insert(spec.component.name.clone(), Member::new(spec.component.name.clone(), sink, m));
+            metrics.insert(&spec.component.name, m);
         }
-        let find = |name: &str| topology.sinks.iter().find(|s| s.component.name == name);
-        for group in &topology.groups {
-            let Some(first) = group.sinks.first().and_then(|n| find(n)) else { continue };
-            let group_members = group.sinks.iter().filter_map(|n| members.remove(n)).collect();
+        // Every worker gets sinks of its own (its own connections); they share the metrics.
+        let build = |names: &[String]| -> Result<Vec<Member>> {
+            let mut members = Vec::with_capacity(names.len());
+            for name in names {
+                let Some(spec) = topology.sinks.iter().find(|s| s.component.name == *name) else { continue };
+                let Some(m) = metrics.get(name.as_str()) else { continue };
+                members.push(Member::new(name.clone(), registry.build_sink(&spec.component)?, m.clone()));
+            }
+            Ok(members)
+        };
+        let grouped: BTreeSet<&str> = topology.groups.iter().flat_map(|g| g.sinks.iter().map(String::as_str)).collect();
+        let mut runners: Vec<(String, Vec<String>, Processor, Duration)> =
+            topology.groups.iter().map(|g| (g.name.clone(), g.sinks.clone(), g.processor, g.max_penalty)).collect();
+        for spec in topology.sinks.iter().filter(|s| !grouped.contains(s.component.name.as_str())) {
+            let name = spec.component.name.clone();
+            runners.push((name.clone(), vec![name], Processor::Failover, Duration::ZERO));
+        }
+        for (name, sinks, processor, max_penalty) in runners {
+            // A group batches and retries by the settings of its first sink.
+            let Some(first) = sinks.first().and_then(|n| topology.sinks.iter().find(|s| s.component.name == *n)) else {
+                continue;
+            };
             let channel = channel_for(channels, &first.channel)?;
             let runner = Runner::new(
-                group.name.clone(),
+                name.clone(),
                 channel,
-                group_members,
-                group.processor,
-                group.max_penalty,
+                build(&sinks)?,
+                processor,
+                max_penalty,
                 first.runner,
                 self.store.clone(),
                 self.stop.clone(),
             )
             .with_loss_reports(topology.agent.report_interval);
             let runner = self.gated(runner);
-            self.spawn(format!("sluice-sink-{}", group.name), move || runner.run())?;
-        }
-        for (name, member) in members {
-            let Some(spec) = find(&name) else { continue };
-            let channel = channel_for(channels, &spec.channel)?;
-            let runner = Runner::new(
-                name.clone(),
-                channel,
-                vec![member],
-                Processor::Failover,
-                Duration::ZERO,
-                spec.runner,
-                self.store.clone(),
-                self.stop.clone(),
-            )
-            .with_loss_reports(topology.agent.report_interval);
-            let runner = self.gated(runner);
+            for w in 1..first.runner.workers {
+                let worker = runner.worker(build(&sinks)?);
+                self.spawn(format!("sluice-sink-{name}-{w}"), move || worker.run())?;
+            }
             self.spawn(format!("sluice-sink-{name}"), move || runner.run())?;
         }
         Ok(())

@@ -76,3 +76,26 @@ impl Config {
         Ok(Config { path: path.to_path_buf(), topology })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::registry::Registry;
+
+    const SINK: &str = "[sinks.up]\ntype = \"http\"\nurl = \"http://127.0.0.1:9/\"\n";
+
+    #[test]
+    fn sink_workers_are_read_and_kept_to_one_on_phones() {
+        let registry = Registry::with_builtins();
+        let agent = format!(
+            "[channels.main]\ntype = \"memory\"\n[sources.in]\ntype = \"stdin\"\nchannels = [\"main\"]\n{SINK}channel = \"main\"\nworkers = 4\n"
+        );
+        let config = Config::parse(&agent, Path::new("a.toml"), &registry).map_err(|e| e.to_string());
+        assert_eq!(config.map(|c| c.topology.sinks[0].runner.workers), Ok(4));
+
+        let phone = format!("{SINK}workers = 2\n");
+        let refused = Config::parse_mobile(&phone, Path::new("/nonexistent"), &registry).err().map(|e| e.to_string());
+        let message = refused.unwrap_or_default();
+        assert!(message.contains("<config>:4") && message.contains("sinks.up.workers"), "{message}");
+    }
+}

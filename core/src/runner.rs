@@ -48,7 +48,7 @@ pub struct Runner {
     options: RunnerOptions,
     store: Option<Arc<Store>>,
     stop: Arc<Stop>,
-    rate: rate::Limiter,
+    rate: Arc<rate::Limiter>,
     next_member: usize,
     attempts: u32,
     /// Lowered after a 413 so later batches are not refused again.
@@ -71,7 +71,7 @@ impl Runner {
         store: Option<Arc<Store>>,
         stop: Arc<Stop>,
     ) -> Runner {
-        let rate = rate::Limiter::new(options.rate);
+        let rate = Arc::new(rate::Limiter::new(options.rate));
         Runner {
             name,
             channel,
@@ -104,6 +104,28 @@ impl Runner {
     pub fn with_gate(mut self, gate: Arc<Gate>) -> Runner {
         self.gate = Some(gate);
         self
+    }
+
+    /// Another worker of this runner with its own `members` (its own connections):
+    /// it drains the same channel under the same rate limit, so batches go up
+    /// `options.workers` at a time. Retry state and loss reports stay with the first.
+    pub fn worker(&self, members: Vec<Member>) -> Runner {
+        Runner {
+            name: self.name.clone(),
+            channel: self.channel.clone(),
+            members,
+            processor: self.processor,
+            max_penalty: self.max_penalty,
+            options: self.options,
+            store: None,
+            stop: self.stop.clone(),
+            rate: self.rate.clone(),
+            next_member: 0,
+            attempts: 0,
+            batch_cap: usize::MAX,
+            reports: None,
+            gate: self.gate.clone(),
+        }
     }
 
     /// Runs until the stop token is set; the batch in flight then finishes or rolls back.
@@ -142,7 +164,11 @@ impl Runner {
             let max_bytes = self.options.max_bytes.min(allowance);
             match self.channel.take(self.options.max_events.min(self.batch_cap).max(1), max_bytes) {
                 Ok(Some(taken)) => self.run_batch(taken),
-                Ok(None) => {}
+                // Everything buffered is in another worker's batch: wait for its
+                // commit or rollback instead of asking again at once.
+                Ok(None) => {
+                    self.channel.wait_for_events(IDLE_WAIT);
+                }
                 Err(e) => {
                     log::error!("sink {}: take from channel {} failed: {e}", self.name, self.channel.name());
                     self.pause(self.options.backoff.delay(1));

@@ -46,6 +46,7 @@ url = "http://127.0.0.1:$RP2/"
 format = "flume_json"
 compression = "gzip"
 batch = { max_events = 5000, max_bytes = "4MiB", linger = "50ms" }
+workers = ${SLUICE_BENCH_WORKERS:-2}
 TOML
 SLUICE_LOG=warn $BIN/sluice run -c "$WORK/bench.toml" 2> "$WORK/agent.log" &
 AGENT=$!

@@ -115,7 +115,10 @@ pub struct GroupSpec {
 }
 
 const SOURCE_KEYS: [&str; 3] = ["channels", "interceptors", "selector"];
-const SINK_KEYS: [&str; 4] = ["channel", "batch", "retry", "rate_limit"];
+const SINK_KEYS: [&str; 5] = ["channel", "batch", "retry", "rate_limit", "workers"];
+
+/// Most batches one sink may have in flight.
+const MAX_WORKERS: i64 = 32;
 
 pub(super) fn resolve(
     mut raw: RawConfig,
@@ -158,6 +161,10 @@ pub(super) fn resolve(
         sinks.push(resolve_sink(name, table, file, registry, &known)?);
     }
     let groups = resolve_groups(&raw, file, &sinks)?;
+    if let Some(busy) = sinks.iter().find(|s| mobile.is_some() && s.runner.workers > 1) {
+        // The phone's byte budget and rate limit are checked one batch at a time.
+        return Err(busy.component.error("workers", "the mobile SDK uploads one batch at a time: leave it at 1"));
+    }
     if mobile.is_some() && sinks.is_empty() {
         return Err(file.error(&(0..0), "no [sinks.*] defined: the mobile SDK needs somewhere to upload to"));
     }
@@ -365,10 +372,28 @@ fn resolve_sink(
         parse_value(get("retry"), file, &file.key_span(&span, "retry"), &format!("sinks.{name}.retry"))?;
     let rate: RawRateLimit =
         parse_value(get("rate_limit"), file, &file.key_span(&span, "rate_limit"), &format!("sinks.{name}.rate_limit"))?;
-    let runner =
+    let mut runner =
         crate::runner::RunnerOptions::from_raw(batch, retry, rate).map_err(|(key, m)| component.error(key, m))?;
+    runner.workers = sink_workers(t.get("workers"), &component)?;
     registry.build_sink(&component)?;
     Ok(SinkSpec { component, channel, runner })
+}
+
+/// `workers = N`: batches in flight at once. Sinks that write one local stream
+/// keep one, or two workers would interleave their writes.
+fn sink_workers(value: Option<&toml::Value>, component: &ComponentConfig) -> Result<usize> {
+    let n = match value {
+        None => return Ok(1),
+        Some(toml::Value::Integer(n)) if (1..=MAX_WORKERS).contains(n) => *n,
+        Some(_) => return Err(component.error("workers", format!("expected a whole number from 1 to {MAX_WORKERS}"))),
+    };
+    if n > 1 && matches!(component.kind.as_str(), "file" | "stdout" | "null") {
+        return Err(component.error(
+            "workers",
+            format!("a {} sink writes one local stream: it takes no more than 1 worker", component.kind),
+        ));
+    }
+    Ok(n as usize)
 }
 
 fn resolve_groups(raw: &RawConfig, file: &Location, sinks: &[SinkSpec]) -> Result<Vec<GroupSpec>> {

@@ -17,6 +17,9 @@ pub struct RunnerOptions {
     pub backoff: Backoff,
     /// Upload limits.
     pub rate: RateLimit,
+    /// Batches in flight at once, each on its own thread and connection
+    /// (default 1: batches arrive upstream in channel order).
+    pub workers: usize,
 }
 
 /// Upload caps for metered links; zero means no cap.
@@ -36,6 +39,7 @@ impl Default for RunnerOptions {
             linger: Duration::from_millis(200),
             backoff: Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(300) },
             rate: RateLimit::default(),
+            workers: 1,
         }
     }
 }
@@ -63,6 +67,7 @@ impl RunnerOptions {
                 bytes_per_minute: rate.bytes_per_minute.map_or(0, |b| b.0),
                 requests_per_minute: rate.requests_per_minute.unwrap_or(0),
             },
+            workers: d.workers,
         };
         if options.max_events == 0 || options.max_bytes == 0 {
             return Err(("batch", "max_events and max_bytes must be greater than 0".into()));
