@@ -123,10 +123,15 @@ impl Output {
             if names.is_empty() {
                 self.metrics.filtered.add(1);
             }
-            for (slot, channel) in self.channels.iter().enumerate() {
-                if names.iter().any(|n| n == channel.name()) {
-                    routed[slot].push(e.clone());
+            let wants = |c: &Arc<dyn Channel>| names.iter().any(|n| n == c.name());
+            // Clone for all but the last channel that wants the event; that one gets it moved.
+            if let Some(last) = self.channels.iter().rposition(wants) {
+                for (slot, channel) in self.channels.iter().enumerate().take(last) {
+                    if wants(channel) {
+                        routed[slot].push(e.clone());
+                    }
                 }
+                routed[last].push(e);
             }
         }
         let last = routed.iter().rposition(|b| !b.is_empty());

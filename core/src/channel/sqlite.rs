@@ -43,11 +43,13 @@ struct State {
     channels: Vec<ChannelIndex>,
 }
 
-type Slot = Arc<Mutex<Option<Result<(), PutError>>>>;
+type Slot = Arc<Mutex<Option<Result<()>>>>;
 
+/// A put waiting for the group commit. Its events stay with the putting thread:
+/// they were encoded before the lock, and are freed (or handed back) after it.
 struct PendingPut {
     channel: usize,
-    events: Vec<Event>,
+    rows: Vec<write::EncodedRow>,
     marks: Vec<Mark>,
     slot: Slot,
 }
@@ -113,18 +115,30 @@ impl Store {
     }
 
     /// Puts through the group-commit queue: whoever holds the lock writes everyone's puts.
+    /// Encoding (postcard, LZ4) happens before, on the putting thread, so puts and
+    /// takes of other threads do not wait for it.
     fn put(&self, channel: usize, events: Vec<Event>, marks: Vec<Mark>) -> Result<(), PutError> {
+        let rows = match write::encode_rows(&events) {
+            Ok(rows) => rows,
+            Err(e) => return Err(PutError::new(e, events)),
+        };
         let slot: Slot = Arc::new(Mutex::new(None));
-        let put = PendingPut { channel, events, marks, slot: slot.clone() };
+        let put = PendingPut { channel, rows, marks, slot: slot.clone() };
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(put);
         let mut state = self.lock();
+        let mut done = Vec::new();
         if slot.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
             let group = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-            write::put_group(&mut state, group);
+            done = write::put_group(&mut state, group);
         }
         drop(state);
+        // The written rows (everyone's in the group) are freed outside the lock.
+        drop(done);
         let result = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-        result.unwrap_or_else(|| Err(PutError::new(Error::storage("put lost its result"), Vec::new())))
+        match result.unwrap_or_else(|| Err(Error::storage("put lost its result"))) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(PutError::new(e, events)),
+        }
     }
 
     /// The saved state of source `source`: (key, value) pairs.

@@ -1,7 +1,13 @@
 //! Running totals of what entered and left each channel, kept in the store's
-//! `counters` table by the same transactions that move the events, so that
-//! `sluice inspect` can measure ingest and drain rates of a running agent from
-//! the file alone, and say when the channel will be full or empty.
+//! `counters` table, so that `sluice inspect` can measure ingest and drain rates
+//! of a running agent from the file alone, and say when the channel will be full
+//! or empty.
+//!
+//! The totals ride in transactions that move events anyway, but at most every
+//! [`WRITE_EVERY`]: writing them in every transaction cost one more page per put
+//! and per commit (16 KiB at the gateway's page size, +15 % disk bytes per byte
+//! ingested). Between writes they wait in memory; a crash loses at most that
+//! much of them. They feed rate estimates, never delivery.
 
 use rusqlite::{params, Connection};
 use serde::Serialize;
@@ -14,17 +20,62 @@ const TAKEN_BYTES: &str = "flow.taken_bytes.";
 const CAP_EVENTS: &str = "flow.capacity_events.";
 const CAP_BYTES: &str = "flow.capacity_bytes.";
 
-/// Adds to a channel's totals inside the caller's transaction.
-pub(super) fn add(tx: &Connection, channel: &str, put: (u64, u64), taken: (u64, u64)) -> rusqlite::Result<()> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = value + ?2",
-    )?;
-    for (prefix, n) in [(PUT, put.0), (PUT_BYTES, put.1), (TAKEN, taken.0), (TAKEN_BYTES, taken.1)] {
-        if n > 0 {
-            stmt.execute(params![format!("{prefix}{channel}"), n.min(i64::MAX as u64) as i64])?;
+/// Least time between two writes of one channel's totals.
+const WRITE_EVERY: Duration = Duration::from_millis(250);
+
+/// One channel's totals not yet in the file.
+#[derive(Debug, Default)]
+pub(super) struct Unwritten {
+    counts: [u64; 4],
+    written_at: Option<Instant>,
+}
+
+/// What a transaction did to the totals, applied once it committed.
+#[derive(Debug, Clone, Copy)]
+#[must_use = "apply it with Unwritten::committed after the transaction commits"]
+pub(super) struct Staged {
+    delta: [u64; 4],
+    written: bool,
+}
+
+impl Unwritten {
+    /// Adds `put` and `taken` (events, bytes) to `channel`'s totals: inside `tx`,
+    /// with everything unwritten so far, when a write is due; else in memory only
+    /// once [`Unwritten::committed`] is told the transaction committed.
+    pub fn stage(
+        &self,
+        tx: &Connection,
+        channel: &str,
+        put: (u64, u64),
+        taken: (u64, u64),
+    ) -> rusqlite::Result<Staged> {
+        let delta = [put.0, put.1, taken.0, taken.1];
+        let due = self.written_at.is_none_or(|at| at.elapsed() >= WRITE_EVERY);
+        if due {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO counters (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = value + ?2",
+            )?;
+            for (i, prefix) in [PUT, PUT_BYTES, TAKEN, TAKEN_BYTES].into_iter().enumerate() {
+                let n = self.counts[i].saturating_add(delta[i]);
+                if n > 0 {
+                    stmt.execute(params![format!("{prefix}{channel}"), n.min(i64::MAX as u64) as i64])?;
+                }
+            }
+        }
+        Ok(Staged { delta, written: due })
+    }
+
+    /// Records a staged change after its transaction committed.
+    pub fn committed(&mut self, staged: Staged) {
+        if staged.written {
+            self.counts = [0; 4];
+            self.written_at = Some(Instant::now());
+        } else {
+            for (count, d) in self.counts.iter_mut().zip(staged.delta) {
+                *count = count.saturating_add(d);
+            }
         }
     }
-    Ok(())
 }
 
 /// Records a channel's configured capacity (for the time-to-full estimate).
@@ -142,5 +193,33 @@ mod tests {
         let drain = f.seconds_to_drain.unwrap_or_default();
         assert!((drain - 20.0).abs() < 1.0, "1000 left at -50/s: {f:?}");
         assert_eq!(f.seconds_to_full, None);
+    }
+
+    #[test]
+    fn totals_reach_the_file_at_most_every_quarter_second_and_none_are_lost() -> rusqlite::Result<()> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch("CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)")?;
+        let stored = |name: &str| -> rusqlite::Result<u64> {
+            let v: Option<i64> =
+                conn.query_row("SELECT value FROM counters WHERE name = ?1", [name], |r| r.get(0)).ok();
+            Ok(v.unwrap_or(0) as u64)
+        };
+        let mut unwritten = Unwritten::default();
+        let first = unwritten.stage(&conn, "main", (10, 100), (0, 0))?;
+        unwritten.committed(first);
+        assert_eq!(stored("flow.put_events.main")?, 10, "the first change is written at once");
+        for _ in 0..5 {
+            let staged = unwritten.stage(&conn, "main", (10, 100), (3, 30))?;
+            unwritten.committed(staged);
+        }
+        assert_eq!(stored("flow.put_events.main")?, 10, "later ones wait in memory");
+        std::thread::sleep(WRITE_EVERY);
+        let staged = unwritten.stage(&conn, "main", (1, 1), (0, 0))?;
+        unwritten.committed(staged);
+        assert_eq!(stored("flow.put_events.main")?, 61);
+        assert_eq!(stored("flow.put_bytes.main")?, 601);
+        assert_eq!(stored("flow.taken_events.main")?, 15);
+        assert_eq!(stored("flow.taken_bytes.main")?, 150);
+        Ok(())
     }
 }

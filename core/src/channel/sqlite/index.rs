@@ -54,6 +54,8 @@ pub(super) struct ChannelIndex {
     /// Notified when space is freed.
     pub space: Arc<Signal>,
     last_expiry_ms: u64,
+    /// Flow totals waiting to be written.
+    pub flow: super::flow::Unwritten,
 }
 
 impl ChannelIndex {
@@ -69,6 +71,7 @@ impl ChannelIndex {
             data: Arc::new(Signal::default()),
             space: Arc::new(Signal::default()),
             last_expiry_ms: 0,
+            flow: Default::default(),
         };
         let mut stmt = conn.prepare("SELECT seq, priority, n, skip, bytes, created_ms FROM rows WHERE channel = ?1")?;
         let rows = stmt.query_map([name], |r| {

@@ -3,13 +3,15 @@
 //! Every path changes the in-memory index only after SQLite committed, so a
 //! failed transaction (disk full, I/O error) leaves index and file in agreement.
 
+use super::flow::Staged;
 use super::index::{read_row, ChannelIndex, LeasedRow, RowMeta};
 use super::{PendingPut, State};
 use crate::channel::policy::{OnFull, Usage};
-use crate::channel::{codec, Mark, PutError, Quarantined};
+use crate::channel::{codec, Mark, Quarantined};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{now_ms, Event, Priority};
 use rusqlite::{params, Connection, Transaction};
+use std::collections::BTreeMap;
 
 /// A row inserted by a transaction, applied to the index after commit.
 struct NewRow {
@@ -27,17 +29,42 @@ struct Eviction {
     bytes: u64,
 }
 
+/// One stored row of a put (its events of one priority), encoded before the lock.
+pub(super) struct EncodedRow {
+    priority: Priority,
+    n: u32,
+    bytes: u64,
+    data: Vec<u8>,
+}
+
+/// Encodes `events` into one row per priority present, keeping their order.
+pub(super) fn encode_rows(events: &[Event]) -> Result<Vec<EncodedRow>> {
+    let mut rows = Vec::new();
+    for priority in Priority::ALL.into_iter().rev() {
+        let group: Vec<&Event> = events.iter().filter(|e| e.priority == priority).collect();
+        if group.is_empty() {
+            continue;
+        }
+        let bytes: u64 = group.iter().map(|e| e.size() as u64).sum();
+        let data = if group.len() == events.len() { codec::encode(events)? } else { codec::encode(&group)? };
+        rows.push(EncodedRow { priority, n: group.len() as u32, bytes, data });
+    }
+    Ok(rows)
+}
+
 /// Writes a group of puts: those that fit in one transaction, the others one by one
-/// under their channel's `on_full` policy.
-pub(super) fn put_group(state: &mut State, group: Vec<PendingPut>) {
+/// under their channel's `on_full` policy. Returns the puts, for the caller to
+/// free after it released the lock.
+pub(super) fn put_group(state: &mut State, group: Vec<PendingPut>) -> Vec<PendingPut> {
     let mut usage: Vec<Usage> = state.channels.iter().map(|c| c.usage).collect();
-    let (mut fitting, mut alone) = (Vec::new(), Vec::new());
+    let (mut fitting, mut alone, mut done) = (Vec::new(), Vec::new(), Vec::new());
     for put in group {
         let Some(index) = state.channels.get(put.channel) else {
             reply(&put, Err(Error::new(ErrorKind::Closed, "channel is gone")));
+            done.push(put);
             continue;
         };
-        let (n, bytes) = totals(&put.events);
+        let (n, bytes) = totals(&put.rows);
         if usage[put.channel].fits(&index.capacity, n, bytes) {
             usage[put.channel].add(Priority::Normal, n, bytes);
             fitting.push(put);
@@ -47,26 +74,36 @@ pub(super) fn put_group(state: &mut State, group: Vec<PendingPut>) {
     }
     if !fitting.is_empty() {
         match insert_puts(&state.conn, &state.channels, &fitting) {
-            Ok(rows) => {
+            Ok((rows, flows)) => {
+                for (channel, flow) in flows {
+                    if let Some(index) = state.channels.get_mut(channel) {
+                        index.flow.committed(flow);
+                    }
+                }
                 apply_new_rows(state, rows);
                 fitting.iter().for_each(|p| reply(p, Ok(())));
             }
             // One transaction failed; retry each put alone so one cannot sink the others.
-            Err(_) if fitting.len() > 1 => fitting.into_iter().for_each(|p| put_alone(state, p)),
+            Err(_) if fitting.len() > 1 => {
+                let mut rest = std::mem::take(&mut fitting);
+                rest.append(&mut alone);
+                alone = rest;
+            }
             Err(e) => fitting.iter().for_each(|p| reply(p, Err(e.clone()))),
         }
     }
-    alone.into_iter().for_each(|p| put_alone(state, p));
-}
-
-fn put_alone(state: &mut State, put: PendingPut) {
-    let result = put_with_policy(state, &put);
-    reply(&put, result);
+    for put in alone {
+        let result = put_with_policy(state, &put);
+        reply(&put, result);
+        done.push(put);
+    }
+    done.append(&mut fitting);
+    done
 }
 
 fn put_with_policy(state: &mut State, put: &PendingPut) -> Result<()> {
     let index = state.channels.get_mut(put.channel).ok_or_else(|| Error::new(ErrorKind::Closed, "channel is gone"))?;
-    let (n, bytes) = totals(&put.events);
+    let (n, bytes) = totals(&put.rows);
     let mut evictions = Vec::new();
     if !index.usage.fits(&index.capacity, n, bytes) {
         // Stale events go before anything else, even while no sink is taking.
@@ -76,17 +113,18 @@ fn put_with_policy(state: &mut State, put: &PendingPut) -> Result<()> {
         if index.capacity.on_full != OnFull::DropOldest {
             return Err(full(index));
         }
-        let ceiling = put.events.iter().map(|e| e.priority).max().unwrap_or_default();
+        let ceiling = put.rows.iter().map(|r| r.priority).max().unwrap_or_default();
         evictions = plan_evictions(&state.conn, index, ceiling, n, bytes)?.ok_or_else(|| full(index))?;
     }
     let tx = state.conn.unchecked_transaction()?;
-    let rows = insert_events(&tx, put.channel, &index.name, &put.events)?;
+    let rows = insert_rows(&tx, put.channel, &index.name, &put.rows)?;
     write_marks(&tx, &put.marks)?;
-    super::flow::add(&tx, &index.name, (n, bytes), (0, 0))?;
+    let flow = index.flow.stage(&tx, &index.name, (n, bytes), (0, 0))?;
     for ev in &evictions {
         evict_row(&tx, index, ev)?;
     }
     tx.commit()?;
+    index.flow.committed(flow);
     for ev in evictions {
         apply_eviction(index, ev);
     }
@@ -189,36 +227,47 @@ fn consume(index: &mut ChannelIndex, priority: Priority, seq: i64, events: u32, 
     index.usage.sub(priority, u64::from(events), bytes);
 }
 
-fn insert_puts(conn: &Connection, channels: &[ChannelIndex], puts: &[PendingPut]) -> Result<Vec<NewRow>> {
+/// A channel (by slot) and what a transaction added to its flow totals.
+type ChannelFlow = (usize, Staged);
+
+/// Writes a group of puts in one transaction; returns their rows and flow totals
+/// for the index, to apply once it committed.
+fn insert_puts(
+    conn: &Connection,
+    channels: &[ChannelIndex],
+    puts: &[PendingPut],
+) -> Result<(Vec<NewRow>, Vec<ChannelFlow>)> {
     let tx = conn.unchecked_transaction()?;
     let mut rows = Vec::new();
+    let mut put_totals: BTreeMap<usize, (u64, u64)> = BTreeMap::new();
     for put in puts {
         let name = channels.get(put.channel).map(|c| c.name.as_str()).unwrap_or_default();
-        rows.extend(insert_events(&tx, put.channel, name, &put.events)?);
+        rows.extend(insert_rows(&tx, put.channel, name, &put.rows)?);
         write_marks(&tx, &put.marks)?;
-        super::flow::add(&tx, name, totals(&put.events), (0, 0))?;
+        let (n, bytes) = totals(&put.rows);
+        let sum = put_totals.entry(put.channel).or_default();
+        *sum = (sum.0 + n, sum.1 + bytes);
+    }
+    let mut flows = Vec::with_capacity(put_totals.len());
+    for (channel, put) in put_totals {
+        let Some(index) = channels.get(channel) else { continue };
+        flows.push((channel, index.flow.stage(&tx, &index.name, put, (0, 0))?));
     }
     tx.commit()?;
-    Ok(rows)
+    Ok((rows, flows))
 }
 
-/// Inserts one row per priority present in `events`, keeping their order.
-fn insert_events(tx: &Transaction<'_>, channel: usize, name: &str, events: &[Event]) -> Result<Vec<NewRow>> {
+/// Inserts a put's encoded rows.
+fn insert_rows(tx: &Transaction<'_>, channel: usize, name: &str, encoded: &[EncodedRow]) -> Result<Vec<NewRow>> {
     let now = now_ms();
-    let mut rows = Vec::new();
-    for priority in Priority::ALL.into_iter().rev() {
-        let group: Vec<&Event> = events.iter().filter(|e| e.priority == priority).collect();
-        if group.is_empty() {
-            continue;
-        }
-        let bytes: u64 = group.iter().map(|e| e.size() as u64).sum();
-        let data = if group.len() == events.len() { codec::encode(events)? } else { codec::encode(&group)? };
-        tx.prepare_cached(
-            "INSERT INTO rows (channel, priority, n, skip, bytes, created_ms, data) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
-        )?
-        .execute(params![name, priority as u8, group.len() as u32, bytes, now, data])?;
-        let meta = RowMeta { n: group.len() as u32, skip: 0, bytes, created_ms: now, leased: false };
-        rows.push(NewRow { channel, priority, seq: tx.last_insert_rowid(), meta });
+    let mut rows = Vec::with_capacity(encoded.len());
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO rows (channel, priority, n, skip, bytes, created_ms, data) VALUES (?1, ?2, ?3, 0, ?4, ?5, ?6)",
+    )?;
+    for row in encoded {
+        insert.execute(params![name, row.priority as u8, row.n, row.bytes, now, row.data])?;
+        let meta = RowMeta { n: row.n, skip: 0, bytes: row.bytes, created_ms: now, leased: false };
+        rows.push(NewRow { channel, priority: row.priority, seq: tx.last_insert_rowid(), meta });
     }
     Ok(rows)
 }
@@ -255,12 +304,11 @@ fn apply_new_rows(state: &mut State, rows: Vec<NewRow>) {
 }
 
 fn reply(put: &PendingPut, result: Result<()>) {
-    let result = result.map_err(|error| PutError::new(error, put.events.clone()));
     *put.slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
 }
 
-fn totals(events: &[Event]) -> (u64, u64) {
-    (events.len() as u64, events.iter().map(|e| e.size() as u64).sum())
+fn totals(rows: &[EncodedRow]) -> (u64, u64) {
+    rows.iter().fold((0, 0), |(n, bytes), r| (n + u64::from(r.n), bytes + r.bytes))
 }
 
 /// Commits a take: deletes (or shortens) the leased rows and quarantines what the
@@ -282,7 +330,7 @@ pub(super) fn commit(
         }
     }
     let taken = rows.iter().fold((0u64, 0u64), |(n, b), r| (n + u64::from(r.taken), b + r.bytes));
-    super::flow::add(&tx, &index.name, (0, 0), taken)?;
+    let flow = index.flow.stage(&tx, &index.name, (0, 0), taken)?;
     let now = now_ms();
     for q in quarantine {
         let data = codec::encode(&q.events)?;
@@ -299,6 +347,7 @@ pub(super) fn commit(
         }
     }
     tx.commit()?;
+    index.flow.committed(flow);
     let mut delivered = 0u64;
     for row in rows {
         consume(index, row.priority, row.seq, row.taken, row.bytes);
