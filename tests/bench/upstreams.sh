@@ -8,7 +8,8 @@
 #   otlp_http  -> OpenTelemetry Collector -> file exporter   (otlp receiver, JSON lines)
 #   kafka      -> Kafka 4.1 broker, topic of 3 partitions    (acks=all, gzip)
 #
-# Also the peak RSS and CPU seconds of the Sluice agent for each.
+# Also the peak RSS and CPU seconds of the Sluice agent for each. Each upstream
+# is run twice: one batch in flight, then `workers = 4` (label -w4).
 #
 # usage: tests/bench/upstreams.sh [LINES]      (default 500000)
 set -euo pipefail
@@ -93,6 +94,9 @@ sed -e "s/@PORT@/$fport/" -e "s/@COMPRESSION@/none/" "$I/flume/avro-to-null.prop
 bash "$I/flume/agent.sh" start a1 "$WORK/flume/a1.properties" "$WORK/flume" 1g >/dev/null
 run flume_avro "type = \"flume_avro\"
 address = \"127.0.0.1:$fport\""
+run flume_avro-w4 "type = \"flume_avro\"
+address = \"127.0.0.1:$fport\"
+workers = 4"
 bash "$I/flume/agent.sh" kill "$WORK/flume" >/dev/null
 
 # OpenTelemetry Collector
@@ -100,6 +104,9 @@ oport=$(port)
 bash "$I/otelcol/collector.sh" start "$WORK/otel" "$oport" >/dev/null
 run otlp_http "type = \"otlp_http\"
 url = \"http://127.0.0.1:$oport\""
+run otlp_http-w4 "type = \"otlp_http\"
+url = \"http://127.0.0.1:$oport\"
+workers = 4"
 bash "$I/otelcol/collector.sh" stop "$WORK/otel" >/dev/null
 
 # Kafka
@@ -109,4 +116,8 @@ bash "$I/kafka/broker.sh" create-topic "$WORK/kafka" "$kport" events 3 >/dev/nul
 run kafka "type = \"kafka\"
 brokers = [\"127.0.0.1:$kport\"]
 topic = \"events\""
+run kafka-w4 "type = \"kafka\"
+brokers = [\"127.0.0.1:$kport\"]
+topic = \"events\"
+workers = 4"
 bash "$I/kafka/broker.sh" kill "$WORK/kafka" >/dev/null
