@@ -4,7 +4,7 @@ use std::collections::HashSet;
 use std::process::Command;
 use std::time::Duration;
 
-fn config(dir: &std::path::Path, port: u16, upstream: &str) -> std::path::PathBuf {
+fn config(dir: &std::path::Path, port: u16, upstream: &str, workers: usize) -> std::path::PathBuf {
     write(
         dir,
         "agent.toml",
@@ -23,6 +23,7 @@ channel = "main"
 url = "{upstream}"
 batch = {{ max_events = 2000, linger = "20ms" }}
 retry = {{ initial = "100ms", max = "1s" }}
+workers = {workers}
 "#,
             data = dir.join("data").display()
         ),
@@ -38,11 +39,22 @@ fn seqs(receiver: &Receiver) -> (HashSet<u64>, usize) {
 
 #[test]
 fn sigkill_half_way_loses_nothing() {
+    sigkill_half_way(1);
+}
+
+/// The same with three batches in flight when the agent is killed: each lease
+/// must come back on restart, whichever worker held it.
+#[test]
+fn sigkill_half_way_loses_nothing_with_three_workers() {
+    sigkill_half_way(3);
+}
+
+fn sigkill_half_way(workers: usize) {
     const TOTAL: usize = 100_000;
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let receiver = Receiver::ok();
     let port = free_port();
-    let config = config(dir.path(), port, &receiver.url());
+    let config = config(dir.path(), port, &receiver.url(), workers);
     let mut agent = Agent::start(&config, &dir.path().join("agent1.log"));
     let addr = format!("127.0.0.1:{port}");
     assert!(
