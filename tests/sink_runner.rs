@@ -174,3 +174,66 @@ fn workers_keep_several_batches_in_flight() {
     assert_eq!(receiver.requests(), 30, "full batches of 100, no request beyond them");
     assert_eq!(most.load(Ordering::SeqCst), 3, "batches in flight at once");
 }
+
+/// A 429 with `Retry-After: 2` seen by one worker holds the others back too:
+/// after it, no request starts for two seconds, although their own batches went through.
+#[test]
+fn workers_honour_a_retry_after_one_of_them_got() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let starts: std::sync::Arc<std::sync::Mutex<Vec<Instant>>> = Default::default();
+    let seen = starts.clone();
+    let receiver = Receiver::scripted(move |_, _| {
+        let first = {
+            let mut s = seen.lock().unwrap_or_else(|p| p.into_inner());
+            s.push(Instant::now());
+            s.len() == 1
+        };
+        if first {
+            return Reply::Status(429, vec![("Retry-After".into(), "2".into())], "slow down".into());
+        }
+        // The siblings' answers come after the 429 was seen and the hold set.
+        std::thread::sleep(Duration::from_millis(300));
+        Reply::Status(200, vec![], "ok".into())
+    });
+    let port = free_port();
+    let config = write(
+        dir.path(),
+        "agent.toml",
+        &format!(
+            "[agent]\ndata_dir = \"{}\"\n[channels.main]\ntype = \"sqlite\"\n[sources.in]\ntype = \"http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
+             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{}\"\nbatch = {{ max_events = 100, linger = \"10ms\" }}\nretry = {{ initial = \"100ms\", max = \"1s\" }}\nworkers = 3\n",
+            dir.path().join("data").display(),
+            receiver.url()
+        ),
+    );
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    let addr = format!("127.0.0.1:{port}");
+    assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok()));
+    // Put all ten rows first, so that three workers start at once.
+    let rows: Vec<String> = (0..10)
+        .map(|r| {
+            let events: Vec<String> = (r * 100..(r + 1) * 100)
+                .map(|i| format!("{{\"headers\":{{\"seq\":\"{i}\"}},\"body\":\"e{i}\"}}"))
+                .collect();
+            format!("[{}]", events.join(","))
+        })
+        .collect();
+    for row in &rows {
+        let (status, reply) =
+            post(&addr, "/", "application/json", &[], row.as_bytes()).unwrap_or_else(|e| panic!("post: {e}"));
+        assert_eq!(status, 200, "{reply}");
+    }
+    assert!(
+        wait_until(Duration::from_secs(30), || receiver.events().len() >= 1000),
+        "{} of 1000 events arrived",
+        receiver.events().len()
+    );
+    let starts = starts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let refused = starts[0];
+    let early: Vec<Duration> = starts
+        .iter()
+        .map(|t| t.saturating_duration_since(refused))
+        .filter(|d| *d > Duration::from_millis(100) && *d < Duration::from_millis(1900))
+        .collect();
+    assert!(early.is_empty(), "requests started during the Retry-After, at {early:?} after the 429");
+}

@@ -93,6 +93,13 @@ mod tests {
         let config = Config::parse(&agent, Path::new("a.toml"), &registry).map_err(|e| e.to_string());
         assert_eq!(config.map(|c| c.topology.sinks[0].runner.workers), Ok(4));
 
+        let grouped = format!(
+            "{agent}[sinks.local]\ntype = \"stdout\"\nchannel = \"main\"\n[sink_groups.g]\nprocessor = \"failover\"\nsinks = [\"up\", \"local\"]\n"
+        );
+        let refused = Config::parse(&grouped, Path::new("a.toml"), &registry).err().map(|e| e.to_string());
+        let message = refused.unwrap_or_default();
+        assert!(message.contains("sink_groups.g.sinks") && message.contains("\"local\" is a stdout sink"), "{message}");
+
         let phone = format!("{SINK}workers = 2\n");
         let refused = Config::parse_mobile(&phone, Path::new("/nonexistent"), &registry).err().map(|e| e.to_string());
         let message = refused.unwrap_or_default();

@@ -10,6 +10,7 @@ mod group;
 mod options;
 mod rate;
 mod report;
+mod shared;
 
 pub use backoff::Backoff;
 pub use group::Member;
@@ -48,9 +49,9 @@ pub struct Runner {
     options: RunnerOptions,
     store: Option<Arc<Store>>,
     stop: Arc<Stop>,
-    rate: Arc<rate::Limiter>,
+    /// Rate limit, failed attempts and backoff, shared by the sink's workers.
+    shared: Arc<shared::Shared>,
     next_member: usize,
-    attempts: u32,
     /// Lowered after a 413 so later batches are not refused again.
     batch_cap: usize,
     reports: Option<report::Reporter>,
@@ -71,7 +72,7 @@ impl Runner {
         store: Option<Arc<Store>>,
         stop: Arc<Stop>,
     ) -> Runner {
-        let rate = Arc::new(rate::Limiter::new(options.rate));
+        let shared = Arc::new(shared::Shared::new(rate::Limiter::new(options.rate)));
         Runner {
             name,
             channel,
@@ -81,9 +82,8 @@ impl Runner {
             options,
             store,
             stop,
-            rate,
+            shared,
             next_member: 0,
-            attempts: 0,
             batch_cap: usize::MAX,
             reports: None,
             gate: None,
@@ -119,9 +119,8 @@ impl Runner {
             options: self.options,
             store: None,
             stop: self.stop.clone(),
-            rate: self.rate.clone(),
+            shared: self.shared.clone(),
             next_member: 0,
-            attempts: 0,
             batch_cap: usize::MAX,
             reports: None,
             gate: self.gate.clone(),
@@ -144,8 +143,7 @@ impl Runner {
             };
             self.send_loss_report();
             if self.channel.metrics().size.get() == 0 {
-                let idle = self.reports.as_ref().and_then(report::Reporter::due_in).unwrap_or(IDLE_WAIT);
-                if !self.channel.wait_for_events(idle) {
+                if !self.channel.wait_for_events(self.idle_wait()) {
                     continue;
                 }
                 // Woken from idle: give the batch `linger` to fill (a backlog never waits),
@@ -157,7 +155,12 @@ impl Runner {
                     continue;
                 }
             }
-            if let Some(wait) = self.rate.wait() {
+            // Another worker's failure holds this one back too (never set without siblings).
+            if let Some(wait) = self.shared.held() {
+                self.pause(wait);
+                continue;
+            }
+            if let Some(wait) = self.shared.rate.wait() {
                 self.pause(wait);
                 continue;
             }
@@ -167,9 +170,11 @@ impl Runner {
                 // Everything buffered is in another worker's batch: wait for its
                 // commit or rollback instead of asking again at once.
                 Ok(None) => {
-                    self.channel.wait_for_events(IDLE_WAIT);
+                    self.shared.rate.unused();
+                    self.channel.wait_for_events(self.idle_wait());
                 }
                 Err(e) => {
+                    self.shared.rate.unused();
                     log::error!("sink {}: take from channel {} failed: {e}", self.name, self.channel.name());
                     self.pause(self.options.backoff.delay(1));
                 }
@@ -198,29 +203,31 @@ impl Runner {
     fn run_batch(&mut self, taken: crate::channel::Taken) {
         let id = batch_id(&taken.events);
         let bytes: usize = taken.events.iter().map(Event::size).sum();
-        self.rate.record(bytes);
+        self.shared.rate.record(bytes);
         let mut quarantine = Vec::new();
         match self.deliver(&taken.events, &id, &mut quarantine) {
             Ok(()) => {
                 let n = taken.events.len();
                 if let Err(e) = self.channel.commit(taken, quarantine) {
                     // Back off like a failed upload: retrying at once would resend at full speed.
-                    self.attempts = self.attempts.saturating_add(1);
-                    let wait = self.options.backoff.delay(self.attempts);
+                    let wait = self.options.backoff.delay(self.shared.failed());
                     log::error!(
                         "sink {}: commit of a delivered batch failed ({e}); it will be sent again in {} ms",
                         self.name,
                         wait.as_millis()
                     );
+                    self.hold_siblings(wait);
                     self.pause(wait);
                     return;
                 }
                 if let Some(gate) = &self.gate {
                     gate.uploaded(bytes as u64);
                 }
-                if self.attempts > 0 {
-                    log::info!("sink {}: delivering again after {} failed attempts", self.name, self.attempts);
-                    self.attempts = 0;
+                let attempts = self.shared.attempts();
+                if attempts > 0 {
+                    log::info!("sink {}: delivering again after {attempts} failed attempts", self.name);
+                    // A hold another worker set stays: a sibling's success does not cancel a Retry-After.
+                    self.shared.set_attempts(0);
                     self.save_backoff(0);
                 }
                 log::debug!("sink {}: batch {id} of {n} events committed", self.name);
@@ -237,21 +244,22 @@ impl Runner {
                 } else {
                     self.channel.rollback(taken);
                 }
-                self.attempts = self.attempts.saturating_add(1);
+                let attempts = self.shared.failed();
                 // Retry-After is a floor, not a replacement: `Retry-After: 0` must not make a busy loop.
-                let backoff = self.options.backoff.delay(self.attempts);
+                let backoff = self.options.backoff.delay(attempts);
                 let wait = retry.after.map_or(backoff, |after| after.max(backoff));
                 log::warn!(
                     "sink {}: batch {id} not delivered ({}); attempt {}, next in {} ms",
                     self.name,
                     retry.reason,
-                    self.attempts,
+                    attempts,
                     wait.as_millis()
                 );
                 self.save_backoff(now_ms() + wait.as_millis() as u64);
                 if let Some(gate) = &self.gate {
                     gate.failed(&retry.reason);
                 }
+                self.hold_siblings(wait);
                 self.pause(wait);
             }
         }
@@ -318,6 +326,20 @@ impl Runner {
         Err((0, last))
     }
 
+    /// Holds the sink's other workers back for `wait` too: the batch rolled back
+    /// here would otherwise go straight to a sibling and out again.
+    fn hold_siblings(&self, wait: Duration) {
+        if self.options.workers > 1 {
+            self.shared.hold(wait);
+        }
+    }
+
+    /// How long to wait for events when there is nothing to take: until the next
+    /// loss report is due, else (practically) until woken.
+    fn idle_wait(&self) -> Duration {
+        self.reports.as_ref().and_then(report::Reporter::due_in).unwrap_or(IDLE_WAIT)
+    }
+
     /// Sleeps a backoff or rate wait. With a gate, the network coming back
     /// starts the backoff over, and a flush cuts the wait short.
     fn pause(&mut self, wait: Duration) {
@@ -325,9 +347,10 @@ impl Runner {
             self.stop.sleep(wait);
             return;
         };
-        if gate.pause(wait) == Wake::Reset && self.attempts > 0 {
+        if gate.pause(wait) == Wake::Reset && self.shared.attempts() > 0 {
             log::info!("sink {}: network is back; retrying now", self.name);
-            self.attempts = 0;
+            self.shared.set_attempts(0);
+            self.shared.release();
             self.save_backoff(0);
         }
     }
@@ -336,7 +359,7 @@ impl Runner {
         let Some(report) = self.reports.as_mut().and_then(report::Reporter::take_due) else { return };
         let mut quarantine = Vec::new();
         let events = [report.event.clone()];
-        let delivered = self.attempts == 0
+        let delivered = self.shared.attempts() == 0
             && self.deliver(&events, &format!("report-{}", report.event.id), &mut quarantine).is_ok()
             && quarantine.is_empty();
         if let Some(reporter) = self.reports.as_mut() {
@@ -347,14 +370,14 @@ impl Runner {
     fn resume_backoff(&mut self) -> Option<Duration> {
         let store = self.store.as_ref()?;
         let (attempts, next_ms) = store.load_retry(&self.name).ok()??;
-        self.attempts = attempts;
+        self.shared.set_attempts(attempts);
         let wait = next_ms.saturating_sub(now_ms());
         (wait > 0).then(|| Duration::from_millis(wait).min(self.options.backoff.max))
     }
 
     fn save_backoff(&self, next_ms: u64) {
         if let Some(store) = &self.store {
-            if let Err(e) = store.save_retry(&self.name, self.attempts, next_ms) {
+            if let Err(e) = store.save_retry(&self.name, self.shared.attempts(), next_ms) {
                 log::warn!("sink {}: cannot persist retry state: {e}", self.name);
             }
         }

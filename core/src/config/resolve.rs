@@ -428,6 +428,23 @@ fn resolve_groups(raw: &RawConfig, file: &Location, sinks: &[SinkSpec]) -> Resul
             {
                 return Err(at("sinks", "all sinks of a group must drain the same channel".into()));
             }
+            // A group runs as many workers as its first sink asks for, each with every member.
+            let workers = sinks.iter().find(|k| k.component.name == g.sinks[0]).map_or(1, |k| k.runner.workers);
+            if *s != g.sinks[0] && spec.runner.workers != 1 && spec.runner.workers != workers {
+                return Err(spec.component.error(
+                    "workers",
+                    format!("in group {name:?} the workers come from its first sink ({workers}): set it there"),
+                ));
+            }
+            if workers > 1 && matches!(spec.component.kind.as_str(), "file" | "stdout" | "null") {
+                return Err(at(
+                    "sinks",
+                    format!(
+                        "the group runs {workers} workers (from its first sink), but {s:?} is a {} sink, which takes no more than 1",
+                        spec.component.kind
+                    ),
+                ));
+            }
         }
         let max_penalty = g.max_penalty.map_or(Duration::from_secs(30), |s| s.0);
         groups.push(GroupSpec { name: name.clone(), sinks: g.sinks.clone(), processor, max_penalty });

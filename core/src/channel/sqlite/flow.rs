@@ -6,8 +6,10 @@
 //! The totals ride in transactions that move events anyway, but at most every
 //! [`WRITE_EVERY`]: writing them in every transaction cost one more page per put
 //! and per commit (16 KiB at the gateway's page size, +15 % disk bytes per byte
-//! ingested). Between writes they wait in memory; a crash loses at most that
-//! much of them. They feed rate estimates, never delivery.
+//! ingested). Between writes they wait in memory until the channel's next
+//! transaction after the interval: a crash or a stop loses what waited (at most
+//! the traffic of one interval, or the last burst before a quiet spell). They
+//! feed rate estimates, never delivery.
 
 use rusqlite::{params, Connection};
 use serde::Serialize;
