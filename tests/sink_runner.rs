@@ -138,29 +138,8 @@ fn workers_keep_several_batches_in_flight() {
         now.fetch_sub(1, Ordering::SeqCst);
         Reply::Status(200, vec![], "ok".into())
     });
-    let port = free_port();
-    let config = write(
-        dir.path(),
-        "agent.toml",
-        &format!(
-            "[agent]\ndata_dir = \"{}\"\n[channels.main]\ntype = \"sqlite\"\n[sources.in]\ntype = \"http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
-             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{}\"\nbatch = {{ max_events = 100, linger = \"10ms\" }}\nworkers = 3\n",
-            dir.path().join("data").display(),
-            receiver.url()
-        ),
-    );
-    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
-    let addr = format!("127.0.0.1:{port}");
-    assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok()));
-    // Thirty requests of 100: the channel stores each put as one row, and workers share out rows.
-    for request in 0..30 {
-        let events: Vec<String> = (request * 100..(request + 1) * 100)
-            .map(|i| format!("{{\"headers\":{{\"seq\":\"{i}\"}},\"body\":\"e{i}\"}}"))
-            .collect();
-        let (status, reply) = post(&addr, "/", "application/json", &[], format!("[{}]", events.join(",")).as_bytes())
-            .unwrap_or_else(|e| panic!("post: {e}"));
-        assert_eq!(status, 200, "{reply}");
-    }
+    let (_agent, addr) = start_with_three_workers(dir.path(), &receiver, "");
+    post_rows(&addr, 30);
     assert!(
         wait_until(Duration::from_secs(30), || receiver.events().len() >= 3000),
         "{} of 3000 events arrived",
@@ -195,34 +174,10 @@ fn workers_honour_a_retry_after_one_of_them_got() {
         std::thread::sleep(Duration::from_millis(300));
         Reply::Status(200, vec![], "ok".into())
     });
-    let port = free_port();
-    let config = write(
-        dir.path(),
-        "agent.toml",
-        &format!(
-            "[agent]\ndata_dir = \"{}\"\n[channels.main]\ntype = \"sqlite\"\n[sources.in]\ntype = \"http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
-             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{}\"\nbatch = {{ max_events = 100, linger = \"10ms\" }}\nretry = {{ initial = \"100ms\", max = \"1s\" }}\nworkers = 3\n",
-            dir.path().join("data").display(),
-            receiver.url()
-        ),
-    );
-    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
-    let addr = format!("127.0.0.1:{port}");
-    assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok()));
-    // Put all ten rows first, so that three workers start at once.
-    let rows: Vec<String> = (0..10)
-        .map(|r| {
-            let events: Vec<String> = (r * 100..(r + 1) * 100)
-                .map(|i| format!("{{\"headers\":{{\"seq\":\"{i}\"}},\"body\":\"e{i}\"}}"))
-                .collect();
-            format!("[{}]", events.join(","))
-        })
-        .collect();
-    for row in &rows {
-        let (status, reply) =
-            post(&addr, "/", "application/json", &[], row.as_bytes()).unwrap_or_else(|e| panic!("post: {e}"));
-        assert_eq!(status, 200, "{reply}");
-    }
+    let (_agent, addr) =
+        start_with_three_workers(dir.path(), &receiver, "retry = { initial = \"100ms\", max = \"1s\" }\n");
+    // Ten rows: enough for all three workers to have a batch out at once.
+    post_rows(&addr, 10);
     assert!(
         wait_until(Duration::from_secs(30), || receiver.events().len() >= 1000),
         "{} of 1000 events arrived",
@@ -236,4 +191,37 @@ fn workers_honour_a_retry_after_one_of_them_got() {
         .filter(|d| *d > Duration::from_millis(100) && *d < Duration::from_millis(1900))
         .collect();
     assert!(early.is_empty(), "requests started during the Retry-After, at {early:?} after the 429");
+}
+
+/// An agent with an http source and an http sink of three workers (batches of
+/// 100) shipping to `receiver`, plus `sink_extra` TOML; returns it and its intake address.
+fn start_with_three_workers(dir: &std::path::Path, receiver: &Receiver, sink_extra: &str) -> (Agent, String) {
+    let port = free_port();
+    let config = write(
+        dir,
+        "agent.toml",
+        &format!(
+            "[agent]\ndata_dir = \"{}\"\n[channels.main]\ntype = \"sqlite\"\n[sources.in]\ntype = \"http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
+             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{}\"\nbatch = {{ max_events = 100, linger = \"10ms\" }}\nworkers = 3\n{sink_extra}",
+            dir.join("data").display(),
+            receiver.url()
+        ),
+    );
+    let agent = Agent::start(&config, &dir.join("agent.log"));
+    let addr = format!("127.0.0.1:{port}");
+    assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok()));
+    (agent, addr)
+}
+
+/// POSTs `rows` requests of 100 events (header `seq` counting from 0). The
+/// channel stores each put as one row, and workers share out rows.
+fn post_rows(addr: &str, rows: usize) {
+    for row in 0..rows {
+        let events: Vec<String> = (row * 100..(row + 1) * 100)
+            .map(|i| format!("{{\"headers\":{{\"seq\":\"{i}\"}},\"body\":\"e{i}\"}}"))
+            .collect();
+        let (status, reply) = post(addr, "/", "application/json", &[], format!("[{}]", events.join(",")).as_bytes())
+            .unwrap_or_else(|e| panic!("post: {e}"));
+        assert_eq!(status, 200, "{reply}");
+    }
 }

@@ -1,7 +1,7 @@
 //! The agent: builds a topology, runs it, and shuts it down within a bound.
 
 use crate::channel::{Channel, MemoryChannel, Store};
-use crate::config::{Processor, Topology};
+use crate::config::{GroupSpec, Processor, Topology};
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{self, Entry, SinkMetrics, SourceMetrics};
 use crate::mobile::Gate;
@@ -118,14 +118,15 @@ impl Agent {
             }
             Ok(members)
         };
+        // A sink outside every group runs as a group of one.
         let grouped: BTreeSet<&str> = topology.groups.iter().flat_map(|g| g.sinks.iter().map(String::as_str)).collect();
-        let mut runners: Vec<(String, Vec<String>, Processor, Duration)> =
-            topology.groups.iter().map(|g| (g.name.clone(), g.sinks.clone(), g.processor, g.max_penalty)).collect();
-        for spec in topology.sinks.iter().filter(|s| !grouped.contains(s.component.name.as_str())) {
-            let name = spec.component.name.clone();
-            runners.push((name.clone(), vec![name], Processor::Failover, Duration::ZERO));
-        }
-        for (name, sinks, processor, max_penalty) in runners {
+        let alone = topology.sinks.iter().filter(|s| !grouped.contains(s.component.name.as_str())).map(|s| GroupSpec {
+            name: s.component.name.clone(),
+            sinks: vec![s.component.name.clone()],
+            processor: Processor::Failover,
+            max_penalty: Duration::ZERO,
+        });
+        for GroupSpec { name, sinks, processor, max_penalty } in topology.groups.iter().cloned().chain(alone) {
             // A group batches and retries by the settings of its first sink.
             let Some(first) = sinks.first().and_then(|n| topology.sinks.iter().find(|s| s.component.name == *n)) else {
                 continue;

@@ -100,6 +100,16 @@ mod tests {
         let message = refused.unwrap_or_default();
         assert!(message.contains("sink_groups.g.sinks") && message.contains("\"local\" is a stdout sink"), "{message}");
 
+        let mismatched = format!(
+            "{agent}[sinks.backup]\ntype = \"http\"\nurl = \"http://127.0.0.1:9/\"\nchannel = \"main\"\nworkers = 2\n[sink_groups.g]\nprocessor = \"failover\"\nsinks = [\"up\", \"backup\"]\n"
+        );
+        let refused = Config::parse(&mismatched, Path::new("a.toml"), &registry).err().map(|e| e.to_string());
+        let message = refused.unwrap_or_default();
+        assert!(
+            message.contains("sinks.backup.workers") && message.contains("come from its first sink (4)"),
+            "{message}"
+        );
+
         let phone = format!("{SINK}workers = 2\n");
         let refused = Config::parse_mobile(&phone, Path::new("/nonexistent"), &registry).err().map(|e| e.to_string());
         let message = refused.unwrap_or_default();

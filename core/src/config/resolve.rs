@@ -120,6 +120,11 @@ const SINK_KEYS: [&str; 5] = ["channel", "batch", "retry", "rate_limit", "worker
 /// Most batches one sink may have in flight.
 const MAX_WORKERS: i64 = 32;
 
+/// Sink types that write one local stream: two workers would interleave their writes.
+fn takes_one_worker(kind: &str) -> bool {
+    matches!(kind, "file" | "stdout" | "null")
+}
+
 pub(super) fn resolve(
     mut raw: RawConfig,
     file: &Location,
@@ -379,15 +384,14 @@ fn resolve_sink(
     Ok(SinkSpec { component, channel, runner })
 }
 
-/// `workers = N`: batches in flight at once. Sinks that write one local stream
-/// keep one, or two workers would interleave their writes.
+/// `workers = N`: batches in flight at once.
 fn sink_workers(value: Option<&toml::Value>, component: &ComponentConfig) -> Result<usize> {
     let n = match value {
         None => return Ok(1),
         Some(toml::Value::Integer(n)) if (1..=MAX_WORKERS).contains(n) => *n,
         Some(_) => return Err(component.error("workers", format!("expected a whole number from 1 to {MAX_WORKERS}"))),
     };
-    if n > 1 && matches!(component.kind.as_str(), "file" | "stdout" | "null") {
+    if n > 1 && takes_one_worker(&component.kind) {
         return Err(component.error(
             "workers",
             format!("a {} sink writes one local stream: it takes no more than 1 worker", component.kind),
@@ -417,6 +421,8 @@ fn resolve_groups(raw: &RawConfig, file: &Location, sinks: &[SinkSpec]) -> Resul
         if g.sinks.is_empty() {
             return Err(at("sinks", "must name at least one sink".into()));
         }
+        // A group runs as many workers as its first sink asks for, each with every member.
+        let workers = sinks.iter().find(|k| k.component.name == g.sinks[0]).map_or(1, |k| k.runner.workers);
         for s in &g.sinks {
             let Some(spec) = sinks.iter().find(|k| k.component.name == *s) else {
                 return Err(at("sinks", format!("no sink named {s:?}")));
@@ -428,15 +434,13 @@ fn resolve_groups(raw: &RawConfig, file: &Location, sinks: &[SinkSpec]) -> Resul
             {
                 return Err(at("sinks", "all sinks of a group must drain the same channel".into()));
             }
-            // A group runs as many workers as its first sink asks for, each with every member.
-            let workers = sinks.iter().find(|k| k.component.name == g.sinks[0]).map_or(1, |k| k.runner.workers);
             if *s != g.sinks[0] && spec.runner.workers != 1 && spec.runner.workers != workers {
                 return Err(spec.component.error(
                     "workers",
                     format!("in group {name:?} the workers come from its first sink ({workers}): set it there"),
                 ));
             }
-            if workers > 1 && matches!(spec.component.kind.as_str(), "file" | "stdout" | "null") {
+            if workers > 1 && takes_one_worker(&spec.component.kind) {
                 return Err(at(
                     "sinks",
                     format!(
