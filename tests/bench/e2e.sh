@@ -4,12 +4,14 @@
 # The peer in the same run is the direct path loadgen -> receiver (no agent):
 # the ratio says what the agent costs on top of the HTTP work on both sides.
 #
-# usage: tests/bench/e2e.sh [EVENTS]      (default 1000000)
+# usage: tests/bench/e2e.sh [EVENTS]      (default 1000000; SLUICE_BENCH_WORKERS, SLUICE_BIN)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N=${1:-1000000}
 cargo build --release -q -p sluice-cli -p sluice-tests --bins
 BIN=target/release
+# SLUICE_BIN: another build of the agent to measure (e.g. the static musl one).
+AGENT_BIN=${SLUICE_BIN:-$BIN/sluice}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -48,7 +50,7 @@ compression = "gzip"
 batch = { max_events = 5000, max_bytes = "4MiB", linger = "50ms" }
 workers = ${SLUICE_BENCH_WORKERS:-2}
 TOML
-SLUICE_LOG=warn $BIN/sluice run -c "$WORK/bench.toml" 2> "$WORK/agent.log" &
+SLUICE_LOG=warn $AGENT_BIN run -c "$WORK/bench.toml" 2> "$WORK/agent.log" &
 AGENT=$!
 until curl -s -o /dev/null "http://127.0.0.1:$SP/health"; do sleep 0.05; done
 start=$(date +%s.%N)
@@ -68,7 +70,7 @@ c1=$(ctx); sleep 10; c2=$(ctx)
 kill -TERM $AGENT; wait $AGENT || true
 # A fresh agent that never saw an event: its idle RSS and wake-ups per thread.
 rm -rf "$WORK/data"
-SLUICE_LOG=warn $BIN/sluice run -c "$WORK/bench.toml" 2>> "$WORK/agent.log" &
+SLUICE_LOG=warn $AGENT_BIN run -c "$WORK/bench.toml" 2>> "$WORK/agent.log" &
 FRESH=$!
 sleep 3
 fresh_rss=$(awk '/VmRSS/ {print $2}' /proc/$FRESH/status)
@@ -76,7 +78,7 @@ per_thread() { for t in /proc/$FRESH/task/*; do echo "$(cat $t/comm) $(awk '/ctx
 per_thread > "$WORK/t1"; sleep 10; per_thread > "$WORK/t2"
 fresh_wakeups=$(paste "$WORK/t1" "$WORK/t2" | awk '{d=$4-$2; s+=d; if (d>0) w=w" "$1"="d} END {print s" ("(w==""?"none":w)")"}')
 kill -TERM $FRESH; wait $FRESH || true
-size=$(stat -c %s $BIN/sluice)
+size=$(stat -c %s "$AGENT_BIN")
 cat <<REPORT
 events:                         $N (~200-byte access-log lines, 3 headers, 1000 per request, 4 connections)
 direct loadgen -> receiver:     $direct_eps events/s
