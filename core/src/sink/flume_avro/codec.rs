@@ -89,7 +89,7 @@ pub fn write_events(out: &mut Vec<u8>, events: &[Event], id_header: &str) {
                 }
                 if add_id {
                     write_bytes(out, id_header.as_bytes());
-                    write_bytes(out, e.id.to_string().as_bytes());
+                    write_bytes(out, &e.id.encode());
                 }
             }
             out.push(0);
