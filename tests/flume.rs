@@ -157,7 +157,8 @@ fn avro_source_deflate_gets_everything_across_a_flume_sigkill() {
     ship_through_flume_kill(
         "avro-to-file.properties",
         "deflate",
-        |p| format!("type = \"flume_avro\"\naddress = \"127.0.0.1:{p}\"\ncompression = \"deflate\""),
+        // Three workers: three connections, three batches in flight when Flume dies.
+        |p| format!("type = \"flume_avro\"\naddress = \"127.0.0.1:{p}\"\ncompression = \"deflate\"\nworkers = 3"),
         false,
     );
 }

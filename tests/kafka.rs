@@ -70,7 +70,7 @@ fn kafka_records_arrive_with_keys_and_headers_across_a_broker_sigkill() {
         dir.path(),
         "sluice",
         port,
-        &format!("type = \"kafka\"\nbrokers = [\"127.0.0.1:{kafka_port}\"]\ntopic = \"events\"\nkey_header = \"user\"\nrequest_timeout = \"5s\"\nbatch = {{ max_events = 500, linger = \"20ms\" }}\nretry = {{ initial = \"200ms\", max = \"2s\" }}"),
+        &format!("type = \"kafka\"\nbrokers = [\"127.0.0.1:{kafka_port}\"]\ntopic = \"events\"\nkey_header = \"user\"\nrequest_timeout = \"5s\"\nworkers = 3\nbatch = {{ max_events = 500, linger = \"20ms\" }}\nretry = {{ initial = \"200ms\", max = \"2s\" }}"),
     );
     let mut agent = Agent::start(&config, &dir.path().join("sluice.log"));
     let addr = format!("127.0.0.1:{port}");
