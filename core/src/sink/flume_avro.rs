@@ -145,7 +145,7 @@ impl FlumeAvroSink {
         let addrs: Vec<SocketAddr> = self.address.to_socket_addrs()?.collect();
         let mut last = io::Error::new(io::ErrorKind::NotFound, "the address resolved to nothing");
         for addr in addrs {
-            match TcpStream::connect_timeout(&addr, self.connect_timeout) {
+            match TcpStream::connect_timeout(&addr, self.connect_timeout).and_then(refuse_self_connection) {
                 Ok(tcp) => return self.wrap(tcp),
                 Err(e) => last = e,
             }
@@ -231,6 +231,18 @@ impl Sink for FlumeAvroSink {
     }
 }
 
+/// Refuses a connection to itself. With nothing listening on a loopback port
+/// inside the ephemeral range, the kernel can pick that same port as the local
+/// one, and the SYN meets itself: the "upstream" then echoes our own requests,
+/// and holds the port so the real upstream cannot restart on it (seen in the
+/// Flume SIGKILL test). Go's dialer refuses these the same way.
+fn refuse_self_connection(tcp: TcpStream) -> io::Result<TcpStream> {
+    if tcp.local_addr()? == tcp.peer_addr()? {
+        return Err(io::Error::new(io::ErrorKind::ConnectionRefused, "connected to itself: nothing listens there"));
+    }
+    Ok(tcp)
+}
+
 fn invalid(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message)
 }
@@ -278,5 +290,29 @@ impl Write for TimedTcp {
 
     fn flush(&mut self) -> io::Result<()> {
         self.tcp.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustix::net::{AddressFamily, SocketType};
+    use std::net::{Ipv4Addr, SocketAddrV4};
+
+    #[test]
+    fn a_connection_to_itself_is_refused_and_a_real_one_is_not() -> io::Result<()> {
+        // Made on purpose: bind a socket, then connect it to its own address.
+        let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None)?;
+        rustix::net::bind(&fd, &SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?;
+        let own = SocketAddrV4::try_from(rustix::net::getsockname(&fd)?).map_err(|_| io::ErrorKind::InvalidData)?;
+        rustix::net::connect(&fd, &own)?;
+        let looped = TcpStream::from(fd);
+        let refused = refuse_self_connection(looped).err().map(|e| e.kind());
+        assert_eq!(refused, Some(io::ErrorKind::ConnectionRefused));
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let real = TcpStream::connect(listener.local_addr()?)?;
+        assert!(refuse_self_connection(real).is_ok());
+        Ok(())
     }
 }
