@@ -87,8 +87,26 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
-/// A free loopback port (bound then released).
+/// A free loopback port (bound then released), below Linux's ephemeral range.
+///
+/// A port the kernel handed out for `:0` lies in the ephemeral range
+/// (32768–60999 here), and a client connecting there while the peer is down
+/// (a Flume or Kafka being SIGKILLed and restarted) can be given that same
+/// port as its local one and connect to itself, holding the port so the peer
+/// cannot restart on it. Ports from 20000–32767 cannot be chosen that way.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Each test process starts somewhere else in the range; threads take turns.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = 20_000 + (std::process::id() % 6_000) as u16 * 2;
+    let _ = NEXT.compare_exchange(0, start, Ordering::SeqCst, Ordering::SeqCst);
+    for _ in 0..12_768 {
+        let port = NEXT.fetch_add(1, Ordering::SeqCst);
+        let port = 20_000 + port.wrapping_sub(20_000) % 12_768;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(0)
 }
 
