@@ -234,8 +234,8 @@ impl Sink for FlumeAvroSink {
 /// Refuses a connection to itself. With nothing listening on a loopback port
 /// inside the ephemeral range, the kernel can pick that same port as the local
 /// one, and the SYN meets itself: the "upstream" then echoes our own requests,
-/// and holds the port so the real upstream cannot restart on it (seen in the
-/// Flume SIGKILL test). Go's dialer refuses these the same way.
+/// and holds the port so the real upstream cannot restart on it. Go's dialer
+/// refuses these the same way.
 fn refuse_self_connection(tcp: TcpStream) -> io::Result<TcpStream> {
     if tcp.local_addr()? == tcp.peer_addr()? {
         return Err(io::Error::new(io::ErrorKind::ConnectionRefused, "connected to itself: nothing listens there"));

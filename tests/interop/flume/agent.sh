@@ -48,6 +48,19 @@ alive() { # pid -> 0 if running and not a zombie
   [[ $st != Z && $st != X ]]
 }
 
+gone() { # pid -> 0 once no thread of it runs any more
+  # After SIGKILL the main thread turns zombie first, while the JVM's other
+  # threads are still exiting and the listening socket is still open: waiting
+  # for "not alive" alone let a restart find its port taken.
+  local t st
+  for t in /proc/"$1"/task/*; do
+    [[ -r $t/stat ]] || continue
+    st=$(sed 's/^.*) //' "$t/stat" | cut -d' ' -f1)
+    [[ $st == Z || $st == X ]] || return 1
+  done
+  return 0
+}
+
 pid_of() {
   [[ -f $1/flume.pid ]] || die "no $1/flume.pid"
   cat "$1/flume.pid"
@@ -205,7 +218,7 @@ cmd_stop() {
   alive "$pid" || return 0
   kill -TERM "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + ${FLUME_STOP_TIMEOUT:-30}))
-  while alive "$pid"; do
+  while ! gone "$pid"; do
     if ((SECONDS >= deadline)); then
       kill -KILL "$pid" 2>/dev/null || true
       tail_log "$1"
@@ -220,8 +233,8 @@ cmd_kill() {
   local pid; pid=$(pid_of "$1")
   kill -KILL "$pid" 2>/dev/null || true
   local deadline=$((SECONDS + 10))
-  while alive "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
-  alive "$pid" && die "pid $pid still alive after SIGKILL"
+  while ! gone "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
+  gone "$pid" || die "pid $pid still has running threads 10 s after SIGKILL"
   return 0
 }
 
