@@ -3,6 +3,8 @@
 //! Glue only: parse arguments, call the core, print, pick an exit code
 //! (0 success, 1 runtime failure, 2 usage or configuration error).
 
+#[cfg(target_env = "musl")]
+mod alloc;
 mod args;
 mod commands;
 mod logger;
@@ -11,6 +13,8 @@ use args::Command;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    #[cfg(target_env = "musl")]
+    alloc::tune();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let args = match args::parse(&argv) {
         Ok(args) => args,
