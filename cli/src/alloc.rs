@@ -2,8 +2,9 @@
 //!
 //! musl's own malloc takes a lock per call and returns memory eagerly; end to end
 //! it made the static build 2.6× slower than glibc (BENCHMARKS.md). mimalloc
-//! restores most of it (0.8× glibc, 2× musl malloc). glibc builds keep glibc's malloc: there
-//! mimalloc's gain was within the noise and its peak RSS higher.
+//! restores most of it (0.8× glibc, 2× musl's malloc). glibc builds keep
+//! glibc's malloc: there mimalloc's gain was within the noise and its peak RSS
+//! higher.
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
