@@ -161,7 +161,7 @@ fn word_needs_escape(w: u64) -> bool {
 }
 
 /// Writes `n` in decimal without going through a `String`.
-fn write_u64(out: &mut Vec<u8>, n: u64) {
+pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     let mut rest = n;

@@ -10,7 +10,7 @@
 //! delivered-but-counted: OTLP says those must not be retried.
 
 use super::client::{gzip, Auth, Client, ClientOptions, TlsOptions};
-use super::format::write_str;
+use super::format::{write_str, write_u64};
 use super::{classify, Batch, Outcome, Sink};
 use crate::config::ComponentConfig;
 use crate::error::Result;
@@ -127,6 +127,16 @@ fn write_attributes<'a>(out: &mut Vec<u8>, pairs: impl Iterator<Item = (&'a str,
     out.push(b']');
 }
 
+/// `ms` milliseconds as nanoseconds in decimal, without a `String` or `u128`
+/// arithmetic: the digits of `ms` and six zeros (exact for every `u64`, where
+/// the product would overflow one).
+fn write_nanos_of_millis(out: &mut Vec<u8>, ms: u64) {
+    write_u64(out, ms);
+    if ms != 0 {
+        out.extend_from_slice(b"000000");
+    }
+}
+
 impl OtlpHttpSink {
     /// The request body for `events`.
     pub fn encode(&self, events: &[Event]) -> Vec<u8> {
@@ -139,11 +149,13 @@ impl OtlpHttpSink {
             out.push(b'{');
             let event_ms = e.header(&self.time_header).and_then(|t| t.trim().parse::<u64>().ok());
             if let Some(ms) = event_ms {
-                out.extend_from_slice(format!("\"timeUnixNano\":\"{}\",", u128::from(ms) * 1_000_000).as_bytes());
+                out.extend_from_slice(b"\"timeUnixNano\":\"");
+                write_nanos_of_millis(&mut out, ms);
+                out.extend_from_slice(b"\",");
             }
-            out.extend_from_slice(
-                format!("\"observedTimeUnixNano\":\"{}\",", u128::from(e.timestamp_ms) * 1_000_000).as_bytes(),
-            );
+            out.extend_from_slice(b"\"observedTimeUnixNano\":\"");
+            write_nanos_of_millis(&mut out, e.timestamp_ms);
+            out.extend_from_slice(b"\",");
             out.extend_from_slice(b"\"body\":{");
             match std::str::from_utf8(&e.body) {
                 Ok(text) => {
@@ -157,9 +169,10 @@ impl OtlpHttpSink {
                 }
             }
             out.extend_from_slice(b"},\"attributes\":");
-            let id = e.id.to_string();
+            let id = e.id.encode();
             let with_id = !self.id_attribute.is_empty() && e.header(&self.id_attribute).is_none();
-            let id_pair = with_id.then_some((self.id_attribute.as_str(), id.as_str()));
+            // The id alphabet is ASCII, so this is never `None`.
+            let id_pair = std::str::from_utf8(&id).ok().filter(|_| with_id).map(|id| (self.id_attribute.as_str(), id));
             write_attributes(&mut out, e.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(id_pair));
             out.push(b'}');
         }
@@ -250,6 +263,15 @@ mod tests {
             .contains(&serde_json::json!({"key": "log.record.uid", "value": {"stringValue": text.id.to_string()}})));
         assert_eq!(records[1]["body"]["bytesValue"], "/wA=");
         assert!(records[1].get("timeUnixNano").is_none());
+    }
+
+    #[test]
+    fn nanoseconds_are_exact_at_zero_and_beyond_u64() {
+        for ms in [0, 1, 1_700_000_000_123, u64::MAX] {
+            let mut out = Vec::new();
+            write_nanos_of_millis(&mut out, ms);
+            assert_eq!(String::from_utf8(out).unwrap(), (u128::from(ms) * 1_000_000).to_string());
+        }
     }
 
     #[test]
