@@ -59,6 +59,29 @@ mod tests {
     }
 
     #[test]
+    fn the_stored_layout_is_tag_then_size_prepended_lz4_of_postcard() -> Result<()> {
+        // Rows written by earlier versions must keep decoding: pin the layout.
+        let events: Vec<Event> = (0..50).map(|i| Event::new(format!("line {i}"))).collect();
+        let bytes = encode(&events)?;
+        assert_eq!(bytes[0], TAG_POSTCARD_LZ4);
+        let plain = lz4_flex::decompress_size_prepended(&bytes[1..]).unwrap();
+        assert_eq!(plain, postcard::to_allocvec(&events).unwrap());
+        let mut legacy = vec![TAG_POSTCARD_LZ4];
+        legacy.extend_from_slice(&lz4_flex::compress_prepend_size(&plain));
+        assert_eq!(decode(&legacy)?, events);
+        Ok(())
+    }
+
+    #[test]
+    fn a_truncated_row_is_an_error_not_a_short_batch() -> Result<()> {
+        let events: Vec<Event> = (0..200).map(|i| Event::new(format!("GET /item/{i} 200"))).collect();
+        let bytes = encode(&events)?;
+        assert!(decode(&bytes[..bytes.len() - 3]).is_err());
+        assert_eq!(decode(&bytes)?, events);
+        Ok(())
+    }
+
+    #[test]
     fn corrupt_input_is_an_error_not_a_panic() {
         assert!(decode(&[]).is_err());
         assert!(decode(&[9, 1, 2]).is_err());
