@@ -171,8 +171,8 @@ impl OtlpHttpSink {
             out.extend_from_slice(b"},\"attributes\":");
             let id = e.id.encode();
             let with_id = !self.id_attribute.is_empty() && e.header(&self.id_attribute).is_none();
-            // The id alphabet is ASCII, so this is never `None`.
-            let id_pair = std::str::from_utf8(&id).ok().filter(|_| with_id).map(|id| (self.id_attribute.as_str(), id));
+            // The id alphabet is ASCII, so the fallback is never taken.
+            let id_pair = with_id.then(|| (self.id_attribute.as_str(), std::str::from_utf8(&id).unwrap_or("?")));
             write_attributes(&mut out, e.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).chain(id_pair));
             out.push(b'}');
         }
