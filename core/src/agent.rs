@@ -79,6 +79,9 @@ impl Agent {
             _executor_stop: executor_stop,
         };
         agent.start_sinks(topology, registry, &channels)?;
+        agent.start_sources(topology, registry, &channels, &executor)?;
+        // Last, so a metrics port that answers means every network source is
+        // bound: probes and scripts may treat it as "ready for intake".
         if let Some(addr) = topology.agent.metrics_listen {
             let described = describe(topology);
             crate::metrics::server::start(
@@ -89,7 +92,6 @@ impl Agent {
                 described,
             )?;
         }
-        agent.start_sources(topology, registry, &channels, &executor)?;
         if let Some(aside) = agent.store.as_ref().and_then(|s| s.set_aside()) {
             log::error!("a corrupt store was set aside at {}; its events are not in this run", aside.display());
         }
