@@ -14,6 +14,13 @@ fn config(receiver: &Receiver, mobile: &str, batch: &str) -> String {
     )
 }
 
+/// Opens the SDK and runs an app-side uploader loop for it (the default `transport = "platform"`).
+fn open(dir: &std::path::Path, config: &str) -> Sdk {
+    let sdk = Sdk::open(dir, config).unwrap();
+    sluice_tests::uploader::start(sdk.uploads());
+    sdk
+}
+
 fn event(i: usize, priority: Priority) -> Event {
     Sdk::event(format!("event {i:04} {}", "x".repeat(150)).into_bytes(), vec![("n".into(), i.to_string())], priority)
         .unwrap()
@@ -31,7 +38,7 @@ fn data_events(receiver: &Receiver) -> Vec<serde_json::Value> {
 fn record_then_flush_delivers_every_event_with_its_headers() {
     let receiver = Receiver::ok();
     let dir = tempfile::tempdir().unwrap();
-    let sdk = Sdk::open(dir.path(), &config(&receiver, "", "{ linger = \"10s\" }")).unwrap();
+    let sdk = open(dir.path(), &config(&receiver, "", "{ linger = \"10s\" }"));
     for i in 0..300 {
         sdk.record(event(i, Priority::Normal)).unwrap();
     }
@@ -50,10 +57,43 @@ fn record_then_flush_delivers_every_event_with_its_headers() {
 }
 
 #[test]
+fn the_builtin_client_ships_when_a_sink_asks_for_it_and_no_uploader_runs() {
+    let receiver = Receiver::ok();
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(&receiver, "", "{ linger = \"0ms\" }")
+        .replace("type = \"http\"", "type = \"http\"\ntransport = \"builtin\"");
+    let sdk = Sdk::open(dir.path(), &text).unwrap();
+    for i in 0..20 {
+        sdk.record(event(i, Priority::Normal)).unwrap();
+    }
+    assert!(sdk.flush(Duration::from_secs(10)).unwrap(), "{}", sdk.stats_json());
+    assert_eq!(data_events(&receiver).len(), 20);
+    sdk.close().unwrap();
+}
+
+#[test]
+fn without_an_uploader_events_wait_and_ship_once_one_runs() {
+    let receiver = Receiver::ok();
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(&receiver, "", "{ linger = \"0ms\" }").replace("url =", "request_timeout = \"100ms\"\nurl =");
+    let sdk = Sdk::open(dir.path(), &text).unwrap();
+    for i in 0..20 {
+        sdk.record_sync(event(i, Priority::Normal)).unwrap();
+    }
+    assert!(!sdk.flush(Duration::from_millis(300)).unwrap(), "nothing can ship without the app's uploader");
+    assert_eq!(receiver.requests(), 0);
+    assert_eq!(sdk.stats().pending_events, 20);
+    sluice_tests::uploader::start(sdk.uploads());
+    assert!(sdk.flush(Duration::from_secs(30)).unwrap(), "{}", sdk.stats_json());
+    assert_eq!(data_events(&receiver).iter().map(index).collect::<Vec<_>>(), (0..20).collect::<Vec<_>>());
+    sdk.close().unwrap();
+}
+
+#[test]
 fn offline_makes_no_network_attempt_until_the_network_returns() {
     let receiver = Receiver::ok();
     let dir = tempfile::tempdir().unwrap();
-    let sdk = Sdk::open(dir.path(), &config(&receiver, "", "{ linger = \"0ms\" }")).unwrap();
+    let sdk = open(dir.path(), &config(&receiver, "", "{ linger = \"0ms\" }"));
     sdk.set_network(Network::Offline);
     for i in 0..50 {
         sdk.record_sync(event(i, Priority::Normal)).unwrap();
@@ -78,7 +118,7 @@ fn a_failing_upstream_is_not_retried_while_offline_and_at_once_when_back() {
     let dir = tempfile::tempdir().unwrap();
     // Backoff would reach 60 s; the network coming back must cut it short.
     let text = config(&receiver, "", "{ linger = \"0ms\" }").replace("max = \"200ms\"", "max = \"60s\"");
-    let sdk = Sdk::open(dir.path(), &text.replace("initial = \"50ms\"", "initial = \"30s\"")).unwrap();
+    let sdk = open(dir.path(), &text.replace("initial = \"50ms\"", "initial = \"30s\""));
     sdk.record_sync(event(0, Priority::Normal)).unwrap();
     assert!(wait_until(Duration::from_secs(10), || !receiver.log.lock().unwrap().is_empty()));
     sdk.set_network(Network::Offline);
@@ -96,7 +136,7 @@ fn a_metered_budget_stops_uploads_at_the_budget() {
     let receiver = Receiver::ok();
     let dir = tempfile::tempdir().unwrap();
     let text = config(&receiver, "metered_daily_budget = \"4KiB\"", "{ linger = \"0ms\", max_events = 5 }");
-    let sdk = Sdk::open(dir.path(), &text).unwrap();
+    let sdk = open(dir.path(), &text);
     sdk.set_network(Network::Metered);
     let size = event(0, Priority::Normal).size() as u64;
     for i in 0..100 {
@@ -119,7 +159,7 @@ fn going_to_background_uploads_within_the_bound() {
     let receiver = Receiver::ok();
     let dir = tempfile::tempdir().unwrap();
     let text = config(&receiver, "flush_on_background = \"1s\"", "{ linger = \"60s\", max_events = 1000 }");
-    let sdk = Sdk::open(dir.path(), &text).unwrap();
+    let sdk = open(dir.path(), &text);
     for i in 0..10 {
         sdk.record(event(i, Priority::Normal)).unwrap();
     }
@@ -137,7 +177,7 @@ fn a_full_quota_evicts_low_then_normal_keeps_high_and_reports_the_loss() {
     let receiver = Receiver::ok();
     let dir = tempfile::tempdir().unwrap();
     let text = config(&receiver, "max_bytes = \"20KiB\"", "{ linger = \"0ms\" }");
-    let sdk = Sdk::open(dir.path(), &text).unwrap();
+    let sdk = open(dir.path(), &text);
     sdk.set_network(Network::Offline);
     let mut n = 0;
     for (count, priority) in [(40, Priority::High), (100, Priority::Low), (100, Priority::Normal)] {
@@ -227,7 +267,7 @@ fn killed_during_a_record_loop_loses_only_the_commit_window() {
         }
     }
     assert!(synced.len() >= 10, "the child recorded too little to test anything: {}", synced.len());
-    let sdk = Sdk::open(dir.path(), &config(&receiver, "", "{ linger = \"0ms\" }")).unwrap();
+    let sdk = open(dir.path(), &config(&receiver, "", "{ linger = \"0ms\" }"));
     assert!(sdk.flush(Duration::from_secs(30)).unwrap(), "reopened store did not drain: {}", sdk.stats_json());
     sdk.close().unwrap();
     let got: HashSet<String> = receiver.events().iter().filter_map(|e| e["body"].as_str().map(String::from)).collect();

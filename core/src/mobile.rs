@@ -20,6 +20,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, Priority};
 use crate::metrics::Entry;
 use crate::registry::Registry;
+use crate::sink::platform::PlatformUploads;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -75,6 +76,7 @@ pub struct Sdk {
     gate: Arc<Gate>,
     channel: Arc<dyn Channel>,
     metrics: Arc<crate::metrics::Registry>,
+    uploads: Arc<PlatformUploads>,
     close_timeout: Duration,
 }
 
@@ -91,14 +93,21 @@ impl Sdk {
     /// The configuration is invalid ([`ErrorKind::Config`], with line and key),
     /// the directory is in use by another instance, or the store cannot be opened.
     pub fn open(data_dir: &Path, config_toml: &str) -> Result<Sdk> {
-        Sdk::open_with(data_dir, config_toml, &Registry::with_builtin_sinks())
+        let uploads = Arc::new(PlatformUploads::default());
+        Sdk::open_with(data_dir, config_toml, &Registry::with_platform_sinks(uploads.clone()), uploads)
     }
 
-    /// As [`Sdk::open`], with custom sink types registered in `registry`.
+    /// As [`Sdk::open`], with custom sink types registered in `registry`;
+    /// `uploads` is the queue its platform sinks send through (see [`Sdk::uploads`]).
     ///
     /// # Errors
     /// As [`Sdk::open`].
-    pub fn open_with(data_dir: &Path, config_toml: &str, registry: &Registry) -> Result<Sdk> {
+    pub fn open_with(
+        data_dir: &Path,
+        config_toml: &str,
+        registry: &Registry,
+        uploads: Arc<PlatformUploads>,
+    ) -> Result<Sdk> {
         let config = Config::parse_mobile(config_toml, data_dir, registry)?;
         let topology = config.topology;
         let spec = topology.mobile.clone().unwrap_or_default();
@@ -115,6 +124,7 @@ impl Sdk {
             gate,
             channel,
             metrics,
+            uploads,
             close_timeout: topology.agent.drain_timeout.min(Duration::from_secs(5)),
         })
     }
@@ -249,6 +259,14 @@ impl Sdk {
         serde_json::to_string(&self.stats()).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
     }
 
+    /// The queue the app's uploader loop serves (`transport = "platform"`, the
+    /// default): [`PlatformUploads::take`] a request, send it with the
+    /// platform's HTTP stack, [`PlatformUploads::finish`] it. Hold this, not the
+    /// [`Sdk`], while waiting, so closing is never held up.
+    pub fn uploads(&self) -> Arc<PlatformUploads> {
+        self.uploads.clone()
+    }
+
     /// Commits the buffer, stops the uploaders (an upload in flight finishes or
     /// is sent again next time) and releases the store. Safe to call more than once.
     ///
@@ -262,6 +280,8 @@ impl Sdk {
         if !agent.shutdown(self.close_timeout) {
             log::warn!("an upload was still running at close; its batch is sent again next time");
         }
+        // After the shutdown, so an upload in flight could still finish; this ends the app's uploader loop.
+        self.uploads.close();
         Ok(())
     }
 }

@@ -6,6 +6,7 @@
 use crate::config::ComponentConfig;
 use crate::error::Result;
 use crate::interceptor::Interceptor;
+use crate::sink::platform::PlatformUploads;
 use crate::sink::Sink;
 use crate::source::Source;
 use std::collections::BTreeMap;
@@ -66,9 +67,21 @@ impl Registry {
     /// interceptors). Leaving the rest unreferenced lets the linker drop the
     /// HTTP server, the request decoders and the regex engine from phone libraries.
     pub fn with_builtin_sinks() -> Registry {
+        Registry::sinks(None)
+    }
+
+    /// The built-in sinks of the mobile SDK: `http` and `otlp_http` send through
+    /// the app's uploader (`uploads`) unless a sink says `transport = "builtin"`.
+    pub fn with_platform_sinks(uploads: Arc<PlatformUploads>) -> Registry {
+        Registry::sinks(Some(uploads))
+    }
+
+    fn sinks(platform: Option<Arc<PlatformUploads>>) -> Registry {
+        use crate::sink::{http::HttpSinkConfig, otlp::OtlpHttpConfig};
         let mut r = Registry::default();
-        r.register_sink("http", |c| Ok(Box::new(c.parse::<crate::sink::http::HttpSinkConfig>()?.build(c)?)));
-        r.register_sink("otlp_http", |c| Ok(Box::new(c.parse::<crate::sink::otlp::OtlpHttpConfig>()?.build(c)?)));
+        let p = platform.clone();
+        r.register_sink("http", move |c| Ok(Box::new(c.parse::<HttpSinkConfig>()?.build(c, p.as_ref())?)));
+        r.register_sink("otlp_http", move |c| Ok(Box::new(c.parse::<OtlpHttpConfig>()?.build(c, platform.as_ref())?)));
         r.register_sink("stdout", |c| c.parse::<Empty>().map(|_| Box::new(crate::sink::StdoutSink) as _));
         r.register_sink("null", |c| c.parse::<Empty>().map(|_| Box::new(crate::sink::NullSink) as _));
         r
@@ -163,9 +176,22 @@ mod tests {
             (source("syslog", "listen = \"nowhere\""), "syslog.listen"),
             (source("tcp", "listen = \"1.2.3.4\""), "tcp.listen"),
             (sink("file", "directory = \"/tmp\"\nprefix = \"a/b\""), "file.prefix"),
+            (sink("http", "url = \"http://up\"\ntransport = \"platform\""), "http.transport"),
+            (sink("otlp_http", "url = \"http://up\"\ntransport = \"platform\""), "otlp_http.transport"),
         ] {
             let message = got.unwrap_or_else(|| panic!("{key}: accepted"));
             assert!(message.contains(key) && message.contains("test.toml:"), "{key}: {message}");
         }
+    }
+
+    /// The mobile registry sends through the app's uploader by default, and says
+    /// so when a key only the built-in client could honour is set.
+    #[test]
+    fn platform_sinks_refuse_tls_settings_the_app_cannot_take() {
+        let r = Registry::with_platform_sinks(Arc::new(PlatformUploads::default()));
+        let build = |text: &str| ComponentConfig::from_toml("http", text).and_then(|c| r.build_sink(&c)).err();
+        assert!(build("url = \"https://up\"").is_none(), "https goes to the app's uploader, TLS or not in this build");
+        let message = build("url = \"https://up\"\ntls = { verify = false }").map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("http.tls") && message.contains("system's trust store"), "{message}");
     }
 }

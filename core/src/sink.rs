@@ -12,6 +12,7 @@ pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 pub mod otlp;
+pub mod platform;
 mod simple;
 
 pub use simple::{NullSink, StdoutSink};

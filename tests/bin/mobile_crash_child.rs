@@ -16,6 +16,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "[mobile]\ncommit_interval = \"50ms\"\n[sinks.up]\ntype = \"http\"\nurl = \"{url}\"\nbatch = {{ linger = \"0ms\" }}\n"
     );
     let sdk = Sdk::open(std::path::Path::new(&dir), &config)?;
+    // The SDK's default transport: this process's own uploader loop sends.
+    sluice_tests::uploader::start(sdk.uploads());
     let mut out = std::io::stdout().lock();
     for i in 0u64.. {
         let body = format!("S-{round}-{i}");

@@ -2,6 +2,7 @@
 
 pub mod interop;
 pub mod receiver;
+pub mod uploader;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,6 +1,8 @@
 //! The HTTP client the `http` and `otlp_http` sinks share: URL checks,
-//! timeouts, TLS, authentication, extra headers, and one POST.
+//! timeouts, TLS, authentication, extra headers, and one POST, sent by the
+//! built-in client (ureq) or handed to the app's uploader ([`super::platform`]).
 
+use super::platform::PlatformUploads;
 use super::{classify, Outcome};
 use crate::config::ComponentConfig;
 use crate::error::Result;
@@ -8,7 +10,18 @@ use crate::units::Span;
 use base64::Engine;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+/// `transport = "builtin" | "platform"`: who sends a sink's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TransportKind {
+    /// Sluice's own HTTP client (builds with the `http-client` feature; the CLI's only choice).
+    Builtin,
+    /// The app's HTTP stack through the SDK's uploader loop (the mobile SDK's default).
+    Platform,
+}
 
 /// Authentication.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,14 +65,32 @@ pub struct ClientOptions<'a> {
     pub request_timeout: Option<Span>,
     /// TLS settings.
     pub tls: &'a TlsOptions,
+    /// The `transport` key, if set.
+    pub transport: Option<TransportKind>,
+    /// The SDK's uploader queue; `None` outside the mobile SDK.
+    pub platform: Option<&'a Arc<PlatformUploads>>,
+}
+
+/// Who sends the requests.
+enum Transport {
+    #[cfg(feature = "http-client")]
+    Builtin(ureq::Agent),
+    Platform {
+        uploads: Arc<PlatformUploads>,
+        timeout: Duration,
+    },
 }
 
 /// A configured client for one URL.
 pub struct Client {
-    agent: ureq::Agent,
+    transport: Transport,
     url: String,
+    /// Auth and the sink's extra headers.
     headers: Vec<(String, String)>,
 }
+
+/// `User-Agent` of every request.
+const USER_AGENT: &str = concat!("sluice/", env!("CARGO_PKG_VERSION"));
 
 /// What came back from a POST.
 pub struct Reply {
@@ -72,6 +103,7 @@ pub struct Reply {
 }
 
 /// Most of a reply kept (for quarantine reasons and partial-success answers).
+#[cfg(feature = "http-client")]
 const REPLY_LIMIT: u64 = 16 * 1024;
 
 impl Client {
@@ -81,26 +113,11 @@ impl Client {
     /// Bad URL, unreadable CA file, https without TLS support compiled in.
     pub fn new(o: &ClientOptions<'_>, c: &ComponentConfig) -> Result<Client> {
         let scheme = o.url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-        match scheme.as_deref() {
-            Some("http") => {}
-            Some("https") if cfg!(feature = "tls") => {}
-            Some("https") => return Err(c.error("url", "https needs a build with the `tls` feature")),
-            _ => return Err(c.error("url", format!("{:?} is not an http:// or https:// URL", o.url))),
+        if !matches!(scheme.as_deref(), Some("http" | "https")) {
+            return Err(c.error("url", format!("{:?} is not an http:// or https:// URL", o.url)));
         }
         if o.url.split_once("://").is_some_and(|(_, rest)| rest.is_empty() || rest.starts_with('/')) {
             return Err(c.error("url", format!("{:?} has no host", o.url)));
-        }
-        let builder = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .user_agent(format!("sluice/{}", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(o.connect_timeout.map_or(Duration::from_secs(5), |s| s.0)))
-            .timeout_global(Some(o.request_timeout.map_or(Duration::from_secs(30), |s| s.0)))
-            .max_redirects(0);
-        #[cfg(feature = "tls")]
-        let builder = builder.tls_config(tls_config(o.tls, c)?);
-        #[cfg(not(feature = "tls"))]
-        if o.tls.ca_file.is_some() || o.tls.verify.is_some() {
-            return Err(c.error("tls", "this build has no TLS support (feature `tls`)"));
         }
         let mut headers: Vec<(String, String)> = o.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         match o.auth {
@@ -111,7 +128,27 @@ impl Client {
             }
             None => {}
         }
-        Ok(Client { agent: builder.build().into(), url: o.url.to_string(), headers })
+        let request_timeout = o.request_timeout.map_or(Duration::from_secs(30), |s| s.0);
+        let transport = match (o.transport, o.platform) {
+            (Some(TransportKind::Platform) | None, Some(uploads)) => {
+                if o.tls.ca_file.is_some() || o.tls.verify.is_some() {
+                    return Err(c.error(
+                        "tls",
+                        "the app's uploader (transport = \"platform\") uses the system's trust store; \
+                         tls settings apply to transport = \"builtin\"",
+                    ));
+                }
+                Transport::Platform { uploads: uploads.clone(), timeout: request_timeout }
+            }
+            (Some(TransportKind::Platform), None) => {
+                return Err(c.error(
+                    "transport",
+                    "\"platform\" is for the mobile SDK, where the app sends the requests; use \"builtin\"",
+                ))
+            }
+            (Some(TransportKind::Builtin), _) | (None, None) => builtin(o, c, request_timeout, scheme.as_deref())?,
+        };
+        Ok(Client { transport, url: o.url.to_string(), headers })
     }
 
     /// POSTs `body`; `Err` is a network-level failure, already a retry outcome.
@@ -124,10 +161,39 @@ impl Client {
         content_type: &str,
         gzipped: bool,
         batch_id: &str,
+        // The app's uploader always hands the body back.
+        #[cfg_attr(not(feature = "http-client"), allow(unused_variables))] read_success_body: bool,
+    ) -> std::result::Result<Reply, Outcome> {
+        match &self.transport {
+            #[cfg(feature = "http-client")]
+            Transport::Builtin(agent) => {
+                self.post_builtin(agent, body, content_type, gzipped, batch_id, read_success_body)
+            }
+            Transport::Platform { uploads, timeout } => {
+                let mut headers = Vec::with_capacity(self.headers.len() + 4);
+                headers.push(("Content-Type".to_string(), content_type.to_string()));
+                headers.push(("X-Sluice-Batch".to_string(), batch_id.to_string()));
+                headers.push(("User-Agent".to_string(), USER_AGENT.to_string()));
+                if gzipped {
+                    headers.push(("Content-Encoding".to_string(), "gzip".to_string()));
+                }
+                headers.extend(self.headers.iter().cloned());
+                uploads.send(&self.url, headers, body, *timeout)
+            }
+        }
+    }
+
+    #[cfg(feature = "http-client")]
+    fn post_builtin(
+        &self,
+        agent: &ureq::Agent,
+        body: &[u8],
+        content_type: &str,
+        gzipped: bool,
+        batch_id: &str,
         read_success_body: bool,
     ) -> std::result::Result<Reply, Outcome> {
-        let mut request =
-            self.agent.post(&self.url).header("Content-Type", content_type).header("X-Sluice-Batch", batch_id);
+        let mut request = agent.post(&self.url).header("Content-Type", content_type).header("X-Sluice-Batch", batch_id);
         if gzipped {
             request = request.header("Content-Encoding", "gzip");
         }
@@ -157,6 +223,41 @@ impl Client {
             Err(outcome) => outcome,
         }
     }
+}
+
+/// The built-in client (ureq), with TLS when the build has it.
+#[cfg(feature = "http-client")]
+fn builtin(
+    o: &ClientOptions<'_>,
+    c: &ComponentConfig,
+    request_timeout: Duration,
+    scheme: Option<&str>,
+) -> Result<Transport> {
+    if scheme == Some("https") && !cfg!(feature = "tls") {
+        return Err(c.error("url", "https needs a build with the `tls` feature"));
+    }
+    let builder = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(USER_AGENT)
+        .timeout_connect(Some(o.connect_timeout.map_or(Duration::from_secs(5), |s| s.0)))
+        .timeout_global(Some(request_timeout))
+        .max_redirects(0);
+    #[cfg(feature = "tls")]
+    let builder = builder.tls_config(tls_config(o.tls, c)?);
+    #[cfg(not(feature = "tls"))]
+    if o.tls.ca_file.is_some() || o.tls.verify.is_some() {
+        return Err(c.error("tls", "this build has no TLS support (feature `tls`)"));
+    }
+    Ok(Transport::Builtin(builder.build().into()))
+}
+
+/// Without the `http-client` feature only the app's uploader can send.
+#[cfg(not(feature = "http-client"))]
+fn builtin(_: &ClientOptions<'_>, c: &ComponentConfig, _: Duration, _: Option<&str>) -> Result<Transport> {
+    Err(c.error(
+        "transport",
+        "this build has no built-in HTTP client (feature `http-client`); use transport = \"platform\"",
+    ))
 }
 
 /// Fast gzip: level 1 halves the CPU of the default for ~10 % larger output on logs.

@@ -3,15 +3,17 @@
 //! Every request carries `User-Agent: sluice/<version>` and `X-Sluice-Batch`,
 //! stable across retries of the same events, so a receiver can de-duplicate.
 
-use super::client::{gzip, Client, ClientOptions};
+use super::client::{gzip, Client, ClientOptions, TransportKind};
 pub use super::client::{Auth, TlsOptions};
 use super::format;
+use super::platform::PlatformUploads;
 use super::{Batch, Outcome, Sink};
 use crate::config::ComponentConfig;
 use crate::error::Result;
 use crate::units::{ByteSize, Span};
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// `[sinks.NAME]` keys of `type = "http"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,9 +38,12 @@ pub struct HttpSinkConfig {
     pub connect_timeout: Option<Span>,
     /// Whole-request timeout (default 30s).
     pub request_timeout: Option<Span>,
-    /// TLS settings.
+    /// TLS settings (built-in transport only).
     #[serde(default)]
     pub tls: TlsOptions,
+    /// `builtin` (Sluice's client; the CLI's only choice) or `platform` (the app's
+    /// uploader; the mobile SDK's default).
+    pub transport: Option<TransportKind>,
     /// Header that carries the event id in `flume_json` (default `id`; empty: none).
     pub id_header: Option<String>,
 }
@@ -78,7 +83,7 @@ impl HttpSinkConfig {
     ///
     /// # Errors
     /// Bad URL, unreadable CA file, https without TLS support compiled in.
-    pub fn build(&self, c: &ComponentConfig) -> Result<HttpSink> {
+    pub fn build(&self, c: &ComponentConfig, platform: Option<&Arc<PlatformUploads>>) -> Result<HttpSink> {
         let client = Client::new(
             &ClientOptions {
                 url: &self.url,
@@ -87,6 +92,8 @@ impl HttpSinkConfig {
                 connect_timeout: self.connect_timeout,
                 request_timeout: self.request_timeout,
                 tls: &self.tls,
+                transport: self.transport,
+                platform,
             },
             c,
         )?;

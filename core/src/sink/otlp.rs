@@ -9,8 +9,9 @@
 //! `observedTimeUnixNano`. A `partialSuccess` naming rejected records is
 //! delivered-but-counted: OTLP says those must not be retried.
 
-use super::client::{gzip, Auth, Client, ClientOptions, TlsOptions};
+use super::client::{gzip, Auth, Client, ClientOptions, TlsOptions, TransportKind};
 use super::format::{write_str, write_u64};
+use super::platform::PlatformUploads;
 use super::{classify, Batch, Outcome, Sink};
 use crate::config::ComponentConfig;
 use crate::error::Result;
@@ -19,6 +20,7 @@ use crate::units::{ByteSize, Span};
 use base64::Engine;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// `[sinks.NAME]` keys of `type = "otlp_http"`.
 #[derive(Debug, Clone, Deserialize)]
@@ -48,9 +50,12 @@ pub struct OtlpHttpConfig {
     pub connect_timeout: Option<Span>,
     /// Whole-request timeout (default 30s).
     pub request_timeout: Option<Span>,
-    /// TLS settings.
+    /// TLS settings (built-in transport only).
     #[serde(default)]
     pub tls: TlsOptions,
+    /// `builtin` (Sluice's client; the CLI's only choice) or `platform` (the app's
+    /// uploader; the mobile SDK's default).
+    pub transport: Option<TransportKind>,
 }
 
 /// The `otlp_http` sink.
@@ -68,7 +73,7 @@ impl OtlpHttpConfig {
     ///
     /// # Errors
     /// As the http sink's: URL, TLS, auth.
-    pub fn build(&self, c: &ComponentConfig) -> Result<OtlpHttpSink> {
+    pub fn build(&self, c: &ComponentConfig, platform: Option<&Arc<PlatformUploads>>) -> Result<OtlpHttpSink> {
         let url = logs_url(&self.url);
         let client = Client::new(
             &ClientOptions {
@@ -78,6 +83,8 @@ impl OtlpHttpConfig {
                 connect_timeout: self.connect_timeout,
                 request_timeout: self.request_timeout,
                 tls: &self.tls,
+                transport: self.transport,
+                platform,
             },
             c,
         )?;
@@ -241,7 +248,7 @@ mod tests {
     fn sink(extra: &str) -> OtlpHttpSink {
         let text = format!("url = \"http://127.0.0.1:4318\"\nresource = {{ \"host.name\" = \"gw-1\" }}\n{extra}");
         let c = ComponentConfig::from_toml("otlp_http", &text).unwrap();
-        c.parse::<OtlpHttpConfig>().unwrap().build(&c).unwrap()
+        c.parse::<OtlpHttpConfig>().unwrap().build(&c, None).unwrap()
     }
 
     #[test]
