@@ -52,6 +52,12 @@
 #define SLUICE_PENDING 1
 
 /**
+ * `sluice_upload_finish`: the SDK no longer waited for this answer (the request timed
+ * out or the SDK closed); it was dropped and the batch will be sent again.
+ */
+#define SLUICE_STALE 2
+
+/**
  * An argument is invalid (NULL, bad UTF-8, unknown code, too large); nothing was recorded.
  */
 #define SLUICE_ERR_ARGUMENT -1
@@ -106,6 +112,41 @@ typedef struct SluiceHeader {
    */
   const char *value;
 } SluiceHeader;
+
+/**
+ * One request to send: POST `body` to `url` with `headers`. Owned by Sluice
+ * until `sluice_upload_task_free`; every pointer stays valid until then.
+ */
+typedef struct SluiceUploadTask {
+  /**
+   * Names this attempt in `sluice_upload_finish`.
+   */
+  uint64_t id;
+  /**
+   * Where to POST (NUL-terminated).
+   */
+  const char *url;
+  /**
+   * Request headers, `Content-Type` and `X-Sluice-Batch` among them; send them all as given.
+   */
+  const struct SluiceHeader *headers;
+  /**
+   * How many headers.
+   */
+  size_t n_headers;
+  /**
+   * The body (already gzipped when a `Content-Encoding` header says so).
+   */
+  const uint8_t *body;
+  /**
+   * Bytes of body.
+   */
+  size_t body_len;
+  /**
+   * Give up on the request after this long and report a network error.
+   */
+  uint32_t timeout_ms;
+} SluiceUploadTask;
 
 #ifdef __cplusplus
 extern "C" {
@@ -206,6 +247,45 @@ int32_t sluice_close(struct SluiceHandle *handle);
  * until the next failing call on this thread; do not free.
  */
 const char *sluice_last_error(void);
+
+/**
+ * Waits up to `wait_ms` (negative: until there is one) for a request to send.
+ * `SLUICE_OK` with `*out` set (free it with `sluice_upload_task_free`),
+ * `SLUICE_PENDING` when the wait passed, `SLUICE_ERR_CLOSED` once the handle
+ * is closed: end the loop then.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+int32_t sluice_upload_take(struct SluiceHandle *handle,
+                           int32_t wait_ms,
+                           struct SluiceUploadTask **out);
+
+/**
+ * Reports what became of request `id`: `http_status` 100–599 with the reply's
+ * `Retry-After` (NULL if none) and up to 16 KiB of its body, or 0 when no
+ * answer came (DNS, connection, TLS, timeout) with `error` saying why.
+ * `SLUICE_OK`, or `SLUICE_STALE` when the SDK no longer waited for it.
+ *
+ * # Safety
+ * `retry_after` and `error` are NULL or NUL-terminated; `body` is NULL (with
+ * `body_len` 0) or points to `body_len` bytes.
+ */
+int32_t sluice_upload_finish(struct SluiceHandle *handle,
+                             uint64_t id,
+                             int32_t http_status,
+                             const char *retry_after,
+                             const uint8_t *body,
+                             size_t body_len,
+                             const char *error);
+
+/**
+ * Frees a task from `sluice_upload_take`. NULL is ignored.
+ *
+ * # Safety
+ * `task` is NULL or a task from `sluice_upload_take`, not freed before.
+ */
+void sluice_upload_task_free(struct SluiceUploadTask *task);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -85,6 +85,27 @@ pub unsafe fn body<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Error> {
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
 
+/// `len` bytes at `ptr` (any length); NULL is allowed when `len` is 0.
+///
+/// # Safety
+/// `ptr` is NULL or points to `len` readable bytes.
+///
+/// # Errors
+/// NULL with a length; `what` names the argument.
+pub unsafe fn bytes<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a [u8], Error> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(invalid(format!("{what} is NULL but its length is {len}")));
+    }
+    if isize::try_from(len).is_err() {
+        return Err(invalid(format!("{what} length {len} is too large")));
+    }
+    // SAFETY: not NULL, len ≤ isize::MAX, and the caller promises len readable bytes.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
 /// `n` headers at `ptr`; NULL is allowed when `n` is 0.
 ///
 /// # Safety

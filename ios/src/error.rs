@@ -11,6 +11,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub const SLUICE_OK: i32 = 0;
 /// `sluice_flush`: the timeout passed (or the policy forbids uploading now) with events still pending.
 pub const SLUICE_PENDING: i32 = 1;
+/// `sluice_upload_finish`: the SDK no longer waited for this answer (the request timed
+/// out or the SDK closed); it was dropped and the batch will be sent again.
+pub const SLUICE_STALE: i32 = 2;
 /// An argument is invalid (NULL, bad UTF-8, unknown code, too large); nothing was recorded.
 pub const SLUICE_ERR_ARGUMENT: i32 = -1;
 /// The handle is closed (or was never opened).
@@ -67,6 +70,7 @@ mod tests {
         let pairs = [
             (SLUICE_OK, status::OK),
             (SLUICE_PENDING, status::PENDING),
+            (SLUICE_STALE, status::STALE),
             (SLUICE_ERR_ARGUMENT, status::ARGUMENT),
             (SLUICE_ERR_CLOSED, status::CLOSED),
             (SLUICE_ERR_CONFIG, status::CONFIG),

@@ -10,9 +10,11 @@
 
 pub mod convert;
 pub mod error;
+pub mod upload;
 
 pub use convert::{SluiceHandle, SluiceHeader};
 pub use error::*;
+pub use upload::SluiceUploadTask;
 
 use sluice::mobile::{handles, status, Sdk};
 use std::ffi::{c_char, CString};

@@ -1,6 +1,7 @@
 //! Builds `tests/c/abi_test.c` with gcc against this crate's static library,
 //! under AddressSanitizer with leak detection, and runs it against a loopback
-//! receiver that then checks what arrived.
+//! receiver that then checks what arrived. The C program's own uploader loop
+//! (`tests/c/uploader.c`) sends the requests, as an app's would.
 
 use sluice_tests::receiver::Receiver;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,7 @@ fn the_c_abi_from_c_under_address_sanitizer() {
         .arg("-I")
         .arg(crate_dir.join("include"))
         .arg(crate_dir.join("tests/c/abi_test.c"))
+        .arg(crate_dir.join("tests/c/uploader.c"))
         .arg(&lib)
         .args(["-lpthread", "-ldl", "-lm", "-o"])
         .arg(&exe)

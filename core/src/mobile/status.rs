@@ -4,11 +4,15 @@
 use super::Network;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Priority;
+use crate::sink::platform::UploadResult;
 
 /// Success.
 pub const OK: i32 = 0;
 /// A flush timed out, or the policy forbids uploading now, with events pending.
 pub const PENDING: i32 = 1;
+/// An upload's answer came after the SDK stopped waiting for it (timed out or
+/// closed): it was dropped, and the batch is sent again under the same batch id.
+pub const STALE: i32 = 2;
 /// An argument is invalid; nothing was recorded.
 pub const ARGUMENT: i32 = -1;
 /// The instance is closed (or was never opened).
@@ -58,6 +62,28 @@ pub fn network(code: i32) -> Result<Network> {
         .ok_or_else(|| Error::decode(format!("network {code}: expected 0 (offline), 1 (metered) or 2 (unmetered)")))
 }
 
+/// The app uploader's report: an HTTP status (100–599) with the reply's
+/// `Retry-After` and body, or 0 when no answer came, with `error` saying why.
+///
+/// # Errors
+/// [`ErrorKind::Decode`] for a status outside 0 and 100–599.
+pub fn upload_result(
+    http_status: i32,
+    retry_after: Option<&str>,
+    body: &[u8],
+    error: Option<&str>,
+) -> Result<UploadResult> {
+    match http_status {
+        0 => Ok(UploadResult::Failed(error.filter(|e| !e.is_empty()).unwrap_or("network error").to_string())),
+        100..=599 => Ok(UploadResult::Response {
+            status: http_status as u16,
+            retry_after: retry_after.map(str::to_string),
+            body: String::from_utf8_lossy(body).into_owned(),
+        }),
+        other => Err(Error::decode(format!("http_status {other}: expected 100-599, or 0 for no answer"))),
+    }
+}
+
 /// The message of a panic caught at a binding's boundary.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     let what = payload
@@ -79,6 +105,19 @@ mod tests {
         for bad in [-1, 3, i32::MAX] {
             assert_eq!(priority(bad).map_err(|e| of(&e)).err(), Some(ARGUMENT));
             assert_eq!(network(bad).map_err(|e| of(&e)).err(), Some(ARGUMENT));
+        }
+    }
+
+    #[test]
+    fn upload_results_are_a_status_or_a_network_error() {
+        assert_eq!(
+            upload_result(429, Some("3"), b"slow down", None).ok(),
+            Some(UploadResult::Response { status: 429, retry_after: Some("3".into()), body: "slow down".into() })
+        );
+        assert_eq!(upload_result(0, None, b"", Some("timed out")).ok(), Some(UploadResult::Failed("timed out".into())));
+        assert_eq!(upload_result(0, None, b"", None).ok(), Some(UploadResult::Failed("network error".into())));
+        for bad in [-1, 1, 99, 600] {
+            assert_eq!(upload_result(bad, None, b"", None).map_err(|e| of(&e)).err(), Some(ARGUMENT));
         }
     }
 

@@ -1,7 +1,9 @@
 /* The C ABI from C: the scenarios of the Kotlin tests, plus NULLs, bad
- * arguments and use after close. Run by ios/tests/c_abi.rs under
+ * arguments and use after close. Requests go out through an app-side uploader
+ * loop (uploader.c), as on a phone. Run by ios/tests/c_abi.rs under
  * AddressSanitizer (leaks included). Usage: abi_test URL DATA_DIR */
 #include "sluice.h"
+#include "uploader.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -61,6 +63,15 @@ static void bad_arguments(SluiceHandle *h) {
     EXPECT(sluice_record(h, body, 1, NULL, 100000, SLUICE_PRIORITY_NORMAL), SLUICE_ERR_ARGUMENT);
     EXPECT(sluice_record(h, body, (size_t)1 << 40, NULL, 0, SLUICE_PRIORITY_NORMAL), SLUICE_ERR_ARGUMENT);
     EXPECT(sluice_set_network(h, 9), SLUICE_ERR_ARGUMENT);
+    /* The uploader's calls. */
+    EXPECT(sluice_upload_take(h, 0, NULL), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_upload_finish(h, 1, 700, NULL, NULL, 0, NULL), SLUICE_ERR_ARGUMENT);
+    CHECK(strstr(sluice_last_error(), "http_status 700") != NULL, "message names the status");
+    EXPECT(sluice_upload_finish(h, 1, 200, NULL, NULL, 5, NULL), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_upload_finish(h, 1, 200, "\xff", NULL, 0, NULL), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_upload_finish(h, 123456789, 200, NULL, NULL, 0, NULL), SLUICE_STALE);
+    EXPECT(sluice_upload_finish(NULL, 1, 200, NULL, NULL, 0, NULL), SLUICE_ERR_ARGUMENT);
+    sluice_upload_task_free(NULL);
     /* An empty body is a valid event. */
     EXPECT(sluice_record(h, NULL, 0, NULL, 0, SLUICE_PRIORITY_LOW), SLUICE_OK);
 }
@@ -85,6 +96,11 @@ int main(int argc, char **argv) {
     CHECK(h != NULL, "open gives a handle");
     SluiceHandle *second = NULL;
     EXPECT(sluice_open(dir, config, &second), SLUICE_ERR_STORAGE);
+    SluiceUploadTask *task = NULL;
+    EXPECT(sluice_upload_take(h, 0, &task), SLUICE_PENDING);
+    CHECK(task == NULL, "nothing to send before anything was recorded");
+    struct uploader up;
+    uploader_start(&up, h);
 
     for (int i = 0; i < 100; i++) EXPECT(record_n(h, "main", i), SLUICE_OK);
     bad_arguments(h);
@@ -119,6 +135,9 @@ int main(int argc, char **argv) {
     EXPECT(sluice_flush(h, 100), SLUICE_PENDING);
 
     EXPECT(sluice_close(h), SLUICE_OK);
+    uploader_join(&up);
+    CHECK(up.errors == 0 && up.failed == 0 && up.sent > 0, "uploader: %d sent, %d failed, %d errors", up.sent, up.failed, up.errors);
+    EXPECT(sluice_upload_take(h, 0, &task), SLUICE_ERR_CLOSED);
     EXPECT(record_n(h, "main", 0), SLUICE_ERR_CLOSED);
     EXPECT(sluice_flush(h, 10), SLUICE_ERR_CLOSED);
     EXPECT(sluice_set_network(h, SLUICE_NETWORK_UNMETERED), SLUICE_ERR_CLOSED);
@@ -130,8 +149,11 @@ int main(int argc, char **argv) {
 
     /* Reopen: the event recorded offline was kept and is shipped now. */
     EXPECT(sluice_open(dir, config, &h), SLUICE_OK);
+    uploader_start(&up, h);
     EXPECT(sluice_flush(h, 20000), SLUICE_OK);
     EXPECT(sluice_close(h), SLUICE_OK);
+    uploader_join(&up);
+    CHECK(up.errors == 0 && up.sent > 0, "uploader after reopen: %d sent, %d errors", up.sent, up.errors);
 
     if (failures) { fprintf(stderr, "%d checks failed\n", failures); return 1; }
     printf("all C ABI checks passed\n");
