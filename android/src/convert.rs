@@ -10,7 +10,8 @@ fn invalid(message: impl Into<String>) -> Error {
     Error::new(ErrorKind::Decode, message)
 }
 
-fn jni_error(e: jni::errors::Error) -> Error {
+/// A JNI failure as an error.
+pub fn jni_error(e: jni::errors::Error) -> Error {
     Error::new(ErrorKind::Other, format!("JNI: {e}"))
 }
 
@@ -34,6 +35,29 @@ pub fn string(env: &mut JNIEnv<'_>, s: &JString<'_>, what: &str) -> Result<Strin
         return Err(invalid(format!("{what} is null")));
     }
     Ok(env.get_string(s).map_err(jni_error)?.into())
+}
+
+/// A Java string that may be `null`.
+///
+/// # Errors
+/// The JVM failed to hand over its characters.
+pub fn optional_string(env: &mut JNIEnv<'_>, s: &JString<'_>) -> Result<Option<String>, Error> {
+    if s.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(env.get_string(s).map_err(jni_error)?.into()))
+}
+
+/// Up to the first 16 KiB of a reply's body (the rest is not needed to classify it).
+///
+/// # Errors
+/// The JVM failed to hand over the bytes.
+pub fn reply_body(env: &mut JNIEnv<'_>, array: &JByteArray<'_>) -> Result<Vec<u8>, Error> {
+    const KEPT: usize = 16 * 1024;
+    let len = usize::try_from(env.get_array_length(array).map_err(jni_error)?).unwrap_or(0).min(KEPT);
+    let mut buffer = vec![0i8; len];
+    env.get_byte_array_region(array, 0, &mut buffer).map_err(jni_error)?;
+    Ok(buffer.into_iter().map(|b| b as u8).collect())
 }
 
 /// A Java `byte[]`.

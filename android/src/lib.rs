@@ -12,6 +12,7 @@
 pub mod convert;
 pub mod error;
 mod logcat;
+pub mod upload;
 
 use jni::objects::{JByteArray, JClass, JString};
 use jni::sys::{jboolean, jint, jlong, jstring, JNI_TRUE};

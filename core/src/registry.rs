@@ -191,7 +191,8 @@ mod tests {
         let r = Registry::with_platform_sinks(Arc::new(PlatformUploads::default()));
         let build = |text: &str| ComponentConfig::from_toml("http", text).and_then(|c| r.build_sink(&c)).err();
         assert!(build("url = \"https://up\"").is_none(), "https goes to the app's uploader, TLS or not in this build");
-        let message = build("url = \"https://up\"\ntls = { verify = false }").map(|e| e.to_string()).unwrap_or_default();
+        let message =
+            build("url = \"https://up\"\ntls = { verify = false }").map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("http.tls") && message.contains("system's trust store"), "{message}");
     }
 }

@@ -22,6 +22,19 @@ internal object Native {
     @JvmStatic external fun stats(handle: Long): String
 
     @JvmStatic external fun close(handle: Long)
+
+    /** The next request packed (see [UploadRequest.unpack]); null when [waitMillis] passed (negative: no limit); empty once closed. */
+    @JvmStatic external fun uploadTake(handle: Long, waitMillis: Long): ByteArray?
+
+    /** [httpStatus] 100..599, or 0 with [error] for no answer. False when the SDK no longer waited for it. */
+    @JvmStatic external fun uploadFinish(
+        handle: Long,
+        id: Long,
+        httpStatus: Int,
+        retryAfter: String?,
+        body: ByteArray?,
+        error: String?,
+    ): Boolean
 }
 
 private val NO_HEADERS = ByteArray(0)

@@ -16,13 +16,23 @@ enum class Network(internal val code: Int) { OFFLINE(0), METERED(1), UNMETERED(2
  * within `commit_interval`, default 50 ms) and never waits on the network;
  * [recordSync] returns after the commit. Every failure throws [SluiceException];
  * nothing crashes the app. Close with [close] (or `use { }`); calls after that throw.
+ *
+ * Uploads go out through the app's HTTP stack: [uploader] (by default
+ * [HttpURLConnectionUploader]) runs on a daemon thread that sleeps while nothing is pending.
  */
-class Sluice private constructor(private val handle: Long) : Closeable {
+class Sluice private constructor(private val handle: Long, uploader: Uploader) : Closeable {
     companion object {
-        /** Opens (or recovers) the store in [dir] with a TOML [config] (`[mobile]` policy, `[sinks.*]`). */
+        /**
+         * Opens (or recovers) the store in [dir] with a TOML [config] (`[mobile]` policy, `[sinks.*]`);
+         * [uploader] sends the requests (OkHttp or Cronet in an app that has them).
+         */
         @JvmStatic
-        fun open(dir: File, config: String): Sluice = Sluice(Native.open(dir.path, config))
+        @JvmOverloads
+        fun open(dir: File, config: String, uploader: Uploader = HttpURLConnectionUploader()): Sluice =
+            Sluice(Native.open(dir.path, config), uploader)
     }
+
+    private val uploads = UploadLoop(handle, uploader).also { it.start() }
 
     /** Records [body] with [headers]; returns once it is buffered. */
     @JvmOverloads
@@ -61,7 +71,12 @@ class Sluice private constructor(private val handle: Long) : Closeable {
     fun stats(): String = Native.stats(handle)
 
     /** Commits, stops uploading and releases the store. A second close throws. */
-    override fun close() = Native.close(handle)
+    override fun close() {
+        Native.close(handle)
+        // The loop ends as soon as the native side reports the close; an upload in
+        // flight has already been given up on (its batch is sent again next time).
+        uploads.join(5_000)
+    }
 
     private fun call(body: ByteArray, headers: Map<String, String>, priority: Priority, sync: Boolean) =
         Native.record(handle, body, packHeaders(headers), priority.code, sync)

@@ -142,4 +142,30 @@ class SluiceTest {
             assertTrue(sluice.flush(10_000))
         }
     }
+
+    @Test
+    fun anAppUploaderSendsAndItsFailuresAreRetriedUnderTheSameBatchId() {
+        val batchIds = Collections.synchronizedList(mutableListOf<String>())
+        val calls = java.util.concurrent.atomic.AtomicInteger()
+        val real = HttpURLConnectionUploader()
+        val uploader = Uploader { request ->
+            batchIds.add(request.headers.single { it.first == "X-Sluice-Batch" }.second)
+            when (calls.incrementAndGet()) {
+                1 -> throw IllegalStateException("a bug in the app's uploader")
+                2 -> UploadResponse.Failed("no route to host")
+                3 -> UploadResponse.Answered(503, "0", "busy".toByteArray())
+                else -> real.upload(request)
+            }
+        }
+        val retrying = config() + "\nretry = { initial = \"20ms\", max = \"50ms\" }"
+        Sluice.open(dir, retrying, uploader).use { sluice ->
+            sluice.setNetwork(Network.OFFLINE)
+            for (i in 0 until 10) sluice.recordSync("event $i", mapOf("n" to i.toString()))
+            sluice.setNetwork(Network.UNMETERED)
+            assertTrue("flush did not deliver: ${sluice.stats()}", sluice.flush(10_000))
+        }
+        assertEquals((0 until 10).map { "event $it" }, events().map { Regex("\"body\":\"([^\"]*)\"").find(it)!!.groupValues[1] })
+        assertEquals("three failed attempts, then one that delivered: $batchIds", 4, calls.get())
+        assertEquals("one batch id across the retries: $batchIds", 1, batchIds.toSet().size)
+    }
 }
