@@ -33,20 +33,24 @@ public struct SluiceError: Error, CustomStringConvertible {
 /// Record from any thread; events survive the app being killed (`recordSync`
 /// returns after the commit, `record` within `commit_interval`). The instance
 /// closes when released (`deinit`), or explicitly with `close()`.
+///
+/// Uploads go out through the app's HTTP stack: `uploader` (by default
+/// `URLSessionUploader`) runs on a thread that sleeps while nothing is pending.
 public final class Sluice {
     private let handle: OpaquePointer
     private let lock = NSLock()
     private var closed = false
 
     /// Opens (or recovers) the store in `directory` with a TOML configuration
-    /// (`[mobile]` policy and `[sinks.*]` upstreams).
-    public init(directory: URL, config: String) throws {
+    /// (`[mobile]` policy and `[sinks.*]` upstreams); `uploader` sends the requests.
+    public init(directory: URL, config: String, uploader: SluiceUploader = URLSessionUploader()) throws {
         var out: OpaquePointer?
         try SluiceError.check(sluice_open(directory.path, config, &out))
         guard let handle = out else {
             throw SluiceError(code: -7, message: "sluice_open returned no handle")
         }
         self.handle = handle
+        UploadLoop.start(handle, uploader)
     }
 
     deinit {
