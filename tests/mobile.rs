@@ -72,17 +72,24 @@ fn the_builtin_client_ships_when_a_sink_asks_for_it_and_no_uploader_runs() {
 }
 
 #[test]
-fn without_an_uploader_events_wait_and_ship_once_one_runs() {
+fn without_an_uploader_requests_expire_as_retries_and_ship_once_one_runs() {
+    use sluice::registry::Registry;
+    use sluice::sink::platform::PlatformUploads;
+    use std::sync::Arc;
     let receiver = Receiver::ok();
     let dir = tempfile::tempdir().unwrap();
     let text = config(&receiver, "", "{ linger = \"0ms\" }").replace("url =", "request_timeout = \"100ms\"\nurl =");
-    let sdk = Sdk::open(dir.path(), &text).unwrap();
+    // The sink waits 100 ms (its timeout) + 50 ms (grace) for an answer, then retries.
+    let uploads = Arc::new(PlatformUploads::with_grace(Duration::from_millis(50)));
+    let sdk = Sdk::open_with(dir.path(), &text, &Registry::with_platform_sinks(uploads.clone()), uploads).unwrap();
     for i in 0..20 {
         sdk.record_sync(event(i, Priority::Normal)).unwrap();
     }
-    assert!(!sdk.flush(Duration::from_millis(300)).unwrap(), "nothing can ship without the app's uploader");
-    assert_eq!(receiver.requests(), 0);
-    assert_eq!(sdk.stats().pending_events, 20);
+    let said_why = wait_until(Duration::from_secs(10), || {
+        sdk.stats().last_error.is_some_and(|e| e.contains("did not take the request (is it running?)"))
+    });
+    assert!(said_why, "no attempt expired with its reason: {}", sdk.stats_json());
+    assert_eq!((receiver.requests(), sdk.stats().pending_events), (0, 20));
     sluice_tests::uploader::start(sdk.uploads());
     assert!(sdk.flush(Duration::from_secs(30)).unwrap(), "{}", sdk.stats_json());
     assert_eq!(data_events(&receiver).iter().map(index).collect::<Vec<_>>(), (0..20).collect::<Vec<_>>());

@@ -141,10 +141,13 @@ pub extern "system" fn Java_dev_sluice_Native_close<'local>(
     handle: jlong,
 ) {
     error::guard(&mut env, (), |_| {
-        let sdk = u64::try_from(handle)
-            .ok()
-            .and_then(handles::remove)
-            .ok_or_else(|| sluice::Error::new(sluice::ErrorKind::Closed, "this Sluice instance is already closed"))?;
-        sdk.close()
+        let closed = || sluice::Error::new(sluice::ErrorKind::Closed, "this Sluice instance is already closed");
+        let id = u64::try_from(handle).map_err(|_| closed())?;
+        let sdk = handles::get(id).ok_or_else(closed)?;
+        // Closed before it leaves the table, so the uploader loop can still
+        // finish a request in flight while the close waits for it.
+        let result = sdk.close();
+        handles::remove(id);
+        result
     })
 }

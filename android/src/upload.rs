@@ -21,9 +21,9 @@ pub extern "system" fn Java_dev_sluice_Native_uploadTake<'local>(
     wait_ms: jlong,
 ) -> jbyteArray {
     error::guard(&mut env, std::ptr::null_mut(), |env| {
-        let packed = match convert::sdk(handle) {
-            // Only the queue is held while waiting, so closing is never held up.
-            Ok(sdk) => match sdk.uploads().take(u64::try_from(wait_ms).ok().map(Duration::from_millis)) {
+        // Only the queue is held while waiting, not the instance.
+        let packed = match convert::sdk(handle).map(|sdk| sdk.uploads()) {
+            Ok(uploads) => match uploads.take(u64::try_from(wait_ms).ok().map(Duration::from_millis)) {
                 Taken::Task(task) => pack(&task),
                 Taken::Idle => return Ok(std::ptr::null_mut()),
                 Taken::Closed => Vec::new(),

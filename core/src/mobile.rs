@@ -277,10 +277,12 @@ impl Sdk {
             return Err(Error::new(ErrorKind::Closed, "the SDK is already closed"));
         };
         self.recorder.close();
+        // New uploads and untaken ones fail now; one the app is sending may still finish.
+        self.uploads.begin_close();
         if !agent.shutdown(self.close_timeout) {
             log::warn!("an upload was still running at close; its batch is sent again next time");
         }
-        // After the shutdown, so an upload in flight could still finish; this ends the app's uploader loop.
+        // Whatever is still unanswered is sent again next time.
         self.uploads.close();
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The C ABI's argument decoding under AddressSanitizer: header arrays with
 //! NULL keys and values, invalid UTF-8, lengths that disagree with pointers,
-//! unknown priority and network codes, NULL, closed and made-up handles.
+//! unknown priority and network codes, NULL, closed and made-up handles, and the
+//! uploader's calls (made-up ids, statuses out of range, NULL and non-UTF-8 texts).
 //! Every call must return a status code; none may crash, leak or read out of bounds.
 //!
 //! Pointers handed over are always valid for what they claim (that is the C
@@ -93,10 +94,26 @@ fuzz_target!(|data: &[u8]| {
             unsafe { sluice_string_free(s) };
             SLUICE_OK
         }
+        5 => {
+            let (retry_after, error) = strings.first().map_or((std::ptr::null(), std::ptr::null()), |(k, v)| (ptr(k), ptr(v)));
+            let http_status = if input.byte() % 2 == 0 { input.i32() } else { 200 };
+            let id = u64::from(input.i32() as u32);
+            // SAFETY: every pointer is NULL or valid for the length passed with it.
+            unsafe { sluice_upload_finish(handle, id, http_status, retry_after, body_ptr, len, error) }
+        }
+        6 => {
+            let mut task: *mut SluiceUploadTask = std::ptr::null_mut();
+            // SAFETY: `task` is writable; whatever comes back is freed once.
+            unsafe {
+                let status = sluice_upload_take(handle, 0, &mut task);
+                sluice_upload_task_free(task);
+                status
+            }
+        }
         // SAFETY: every pointer is NULL or valid for the length passed with it.
         _ => unsafe { sluice_record(handle, body_ptr, len, headers_ptr, n_headers, priority) },
     };
-    assert!((SLUICE_ERR_OTHER..=SLUICE_PENDING).contains(&status), "status {status} is not a SLUICE_* code");
+    assert!((SLUICE_ERR_OTHER..=SLUICE_STALE).contains(&status), "status {status} is not a SLUICE_* code");
     assert_ne!(status, SLUICE_ERR_PANIC, "a panic was caught at the boundary");
     if status < 0 {
         // SAFETY: sluice_last_error returns a valid NUL-terminated string.

@@ -14,7 +14,7 @@ pub mod upload;
 
 pub use convert::{SluiceHandle, SluiceHeader};
 pub use error::*;
-pub use upload::SluiceUploadTask;
+pub use upload::*;
 
 use sluice::mobile::{handles, status, Sdk};
 use std::ffi::{c_char, CString};
@@ -217,10 +217,15 @@ pub extern "C" fn sluice_close(handle: *mut SluiceHandle) -> i32 {
         if handle.is_null() {
             return Err(sluice::Error::decode("handle is NULL"));
         }
-        let Some(sdk) = handles::remove(convert::handle_id(handle)) else {
+        let id = convert::handle_id(handle);
+        let Some(sdk) = handles::get(id) else {
             return Err(sluice::Error::new(sluice::ErrorKind::Closed, "the handle is closed or invalid"));
         };
-        sdk.close()?;
+        // Closed before it leaves the table, so the uploader loop can still
+        // finish a request in flight while the close waits for it.
+        let closed = sdk.close();
+        handles::remove(id);
+        closed?;
         Ok(SLUICE_OK)
     })
 }

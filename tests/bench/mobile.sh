@@ -103,20 +103,25 @@ gcc -O2 "$work/empty.c" -Wl,--gc-sections -s -lpthread -ldl -lm -o "$work/empty"
 gcc -O2 -Iios/include ios/tests/c/record_bench.c target/mobile/libsluice_ios.a -Wl,--gc-sections -s -lpthread -ldl -lm -o "$work/linked"
 echo "static library's contribution to a linked, stripped x86_64 program: $(( $(stat -c %s "$work/linked") - $(stat -c %s "$work/empty") )) bytes (bundled SQLite included; iOS links the system SQLite instead)"
 
-# Idle: an open instance with nothing pending must not wake up.
+# Idle: an open instance with nothing pending must not wake up, its uploader loop included.
 cat > "$work/idle.c" <<'C'
 #include "sluice.h"
+#include "uploader.h"
 #include <stdio.h>
 #include <unistd.h>
 int main(int argc, char **argv) {
     SluiceHandle *h;
-    if (sluice_open(argv[1], "[sinks.up]\ntype = \"null\"\n", &h) != SLUICE_OK) return 1;
+    struct uploader up;
+    if (sluice_open(argv[1], "[sinks.up]\ntype = \"http\"\nurl = \"http://127.0.0.1:9/\"\n", &h) != SLUICE_OK) return 1;
+    uploader_start(&up, h);
     printf("ready\n"); fflush(stdout);
     sleep(12);
-    return sluice_close(h) == SLUICE_OK ? 0 : 1;
+    int closed = sluice_close(h) == SLUICE_OK;
+    uploader_join(&up);
+    return closed && up.sent + up.failed == 0 ? 0 : 1;
 }
 C
-gcc -O2 -Iios/include "$work/idle.c" target/mobile/libsluice_ios.a -lpthread -ldl -lm -o "$work/idle"
+gcc -O2 -Iios/include -Iios/tests/c "$work/idle.c" ios/tests/c/uploader.c target/mobile/libsluice_ios.a -lpthread -ldl -lm -o "$work/idle"
 rm -rf "$work/data"
 "$work/idle" "$work/data" > "$work/idle.out" & idle_pid=$!
 until grep -q ready "$work/idle.out" 2>/dev/null; do sleep 0.1; done

@@ -61,7 +61,19 @@ pub enum Taken {
     Task(UploadTask),
     /// Nothing arrived within the wait.
     Idle,
-    /// The SDK is closed: the uploader loop should end.
+    /// The SDK is closing or closed: the uploader loop should end (after
+    /// finishing the request it holds, if any).
+    Closed,
+}
+
+/// Where the queue stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Phase {
+    #[default]
+    Open,
+    /// No new requests; answers to requests already taken are still awaited.
+    Closing,
+    /// Nothing is awaited any more.
     Closed,
 }
 
@@ -75,9 +87,10 @@ enum Slot {
 #[derive(Default)]
 struct State {
     next_id: u64,
-    queue: VecDeque<UploadTask>,
+    /// Requests not yet taken, with when the sink stops waiting for their answer's timeout.
+    queue: VecDeque<(UploadTask, Instant)>,
     slots: BTreeMap<u64, Slot>,
-    closed: bool,
+    phase: Phase,
 }
 
 /// The hand-over point between the sinks and the app's uploader; one per SDK instance.
@@ -116,15 +129,18 @@ impl PlatformUploads {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// The next request, waiting up to `wait` for one (`None`: until one comes or the queue closes).
+    /// The next request, waiting up to `wait` for one (`None`: until one comes or
+    /// the queue closes). Its `timeout` is what is left of the sink's: the time it
+    /// spent queued is already gone.
     pub fn take(&self, wait: Option<Duration>) -> Taken {
         let deadline = wait.map(|w| Instant::now() + w);
         let mut state = self.lock();
         loop {
-            if state.closed {
+            if state.phase != Phase::Open {
                 return Taken::Closed;
             }
-            if let Some(task) = state.queue.pop_front() {
+            if let Some((mut task, due)) = state.queue.pop_front() {
+                task.timeout = due.saturating_duration_since(Instant::now()).max(self.grace / 2);
                 state.slots.insert(task.id, Slot::Sent);
                 return Taken::Task(task);
             }
@@ -160,10 +176,20 @@ impl PlatformUploads {
         }
     }
 
+    /// Starts closing: the uploader loop ends, new requests and those not yet
+    /// taken fail at once (nothing was sent), answers to taken ones are still awaited.
+    pub fn begin_close(&self) {
+        self.set_phase(Phase::Closing);
+    }
+
     /// Ends the uploader loop and fails every request still waiting (as retries).
     pub fn close(&self) {
+        self.set_phase(Phase::Closed);
+    }
+
+    fn set_phase(&self, phase: Phase) {
         let mut state = self.lock();
-        state.closed = true;
+        state.phase = phase;
         state.queue.clear();
         drop(state);
         self.queued.notify_all();
@@ -183,16 +209,17 @@ impl PlatformUploads {
     ) -> Result<Reply, Outcome> {
         let retry = |reason: String| Outcome::Retry { after: None, reason: format!("{url}: {reason}") };
         let mut state = self.lock();
-        if state.closed {
+        if state.phase != Phase::Open {
             return Err(retry("the SDK is closing".into()));
         }
         state.next_id += 1;
         let id = state.next_id;
         let task = UploadTask { id, url: url.to_string(), headers, body: body.to_vec(), timeout };
-        state.queue.push_back(task);
+        let due = Instant::now() + timeout;
+        state.queue.push_back((task, due));
         state.slots.insert(id, Slot::Queued);
         self.queued.notify_one();
-        let deadline = Instant::now() + timeout + self.grace;
+        let deadline = due + self.grace;
         loop {
             if let Some(Slot::Answered(_)) = state.slots.get(&id) {
                 return match state.slots.remove(&id) {
@@ -204,14 +231,15 @@ impl PlatformUploads {
                 };
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            if state.closed || left.is_zero() {
-                let was = state.slots.remove(&id);
-                state.queue.retain(|t| t.id != id);
-                return Err(retry(match (state.closed, was) {
-                    (true, _) => "the SDK closed before the app's uploader answered".into(),
-                    (false, Some(Slot::Queued)) => {
-                        "the app's uploader did not take the request (is it running?)".into()
-                    }
+            let queued = matches!(state.slots.get(&id), Some(Slot::Queued));
+            let phase = state.phase;
+            if phase == Phase::Closed || (phase == Phase::Closing && queued) || left.is_zero() {
+                state.slots.remove(&id);
+                state.queue.retain(|(t, _)| t.id != id);
+                return Err(retry(match (phase, queued) {
+                    (Phase::Closed, _) => "the SDK closed before the app's uploader answered".into(),
+                    (Phase::Closing, true) => "the SDK is closing; the request was never sent".into(),
+                    (_, true) => "the app's uploader did not take the request (is it running?)".into(),
                     _ => format!("the app's uploader did not answer within {:?}", timeout + self.grace),
                 }));
             }
@@ -282,8 +310,8 @@ mod tests {
     #[test]
     fn an_unanswered_request_times_out_and_a_late_answer_is_stale() {
         let uploads = Arc::new(PlatformUploads::with_grace(Duration::from_millis(50)));
-        let sender = send_in_thread(&uploads, Duration::from_millis(50));
-        let got = task(uploads.take(None));
+        let sender = send_in_thread(&uploads, Duration::from_millis(300));
+        let got = task(uploads.take(Some(Duration::from_secs(5))));
         let reason = retry_reason(sender.join().unwrap());
         assert!(reason.contains("did not answer within"), "{reason}");
         assert!(!uploads.finish(got.id, UploadResult::Failed("late".into())));
@@ -313,6 +341,63 @@ mod tests {
         let uploads = PlatformUploads::default();
         assert!(matches!(uploads.take(Some(Duration::from_millis(20))), Taken::Idle));
         assert!(!uploads.finish(12345, UploadResult::Failed("made up".into())));
+    }
+
+    #[test]
+    fn closing_wakes_a_blocked_uploader() {
+        let uploads = Arc::new(PlatformUploads::default());
+        let waiting = {
+            let uploads = uploads.clone();
+            thread::spawn(move || uploads.take(None))
+        };
+        thread::sleep(Duration::from_millis(50));
+        uploads.begin_close();
+        assert!(matches!(waiting.join().unwrap(), Taken::Closed));
+    }
+
+    #[test]
+    fn closing_fails_untaken_requests_at_once_and_still_takes_answers_to_sent_ones() {
+        let uploads = Arc::new(PlatformUploads::default());
+        let sent = send_in_thread(&uploads, Duration::from_secs(30));
+        let in_flight = task(uploads.take(None));
+        let untaken = send_in_thread(&uploads, Duration::from_secs(30));
+        while uploads.lock().queue.is_empty() {
+            thread::sleep(Duration::from_millis(1));
+        }
+        uploads.begin_close();
+        assert!(retry_reason(untaken.join().unwrap()).contains("never sent"));
+        assert!(matches!(uploads.take(None), Taken::Closed), "the loop ends once closing starts");
+        let ok = UploadResult::Response { status: 200, retry_after: None, body: String::new() };
+        assert!(uploads.finish(in_flight.id, ok), "an answer to a request already sent still counts");
+        assert_eq!(sent.join().unwrap().ok().map(|r| r.status), Some(200));
+    }
+
+    #[test]
+    fn answers_reach_their_own_senders_and_the_timeout_left_is_passed_on() {
+        let uploads = Arc::new(PlatformUploads::default());
+        let senders: Vec<_> = (0..4u16)
+            .map(|i| {
+                let uploads = uploads.clone();
+                thread::spawn(move || {
+                    let reply = uploads.send(&format!("http://up/{i}"), Vec::new(), b"", Duration::from_secs(30));
+                    (i, reply.ok().map(|r| r.status))
+                })
+            })
+            .collect();
+        let mut taken: Vec<UploadTask> = (0..4).map(|_| task(uploads.take(None))).collect();
+        taken.reverse();
+        for t in &taken {
+            assert!(t.timeout <= Duration::from_secs(30) && t.timeout > Duration::from_secs(20), "{:?}", t.timeout);
+            // Each answer names the request it belongs to; answered in another order than sent.
+            let i: u16 = t.url.rsplit('/').next().and_then(|n| n.parse().ok()).unwrap();
+            assert!(uploads
+                .finish(t.id, UploadResult::Response { status: 200 + i, retry_after: None, body: String::new() }));
+        }
+        for sender in senders {
+            let (i, status) = sender.join().unwrap();
+            assert_eq!(status, Some(200 + i), "sender {i} got another request's answer");
+        }
+        assert!(uploads.lock().slots.is_empty(), "every answered request left the table");
     }
 
     #[test]

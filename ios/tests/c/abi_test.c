@@ -2,11 +2,13 @@
  * arguments and use after close. Requests go out through an app-side uploader
  * loop (uploader.c), as on a phone. Run by ios/tests/c_abi.rs under
  * AddressSanitizer (leaks included). Usage: abi_test URL DATA_DIR */
+#define _POSIX_C_SOURCE 200809L
 #include "sluice.h"
 #include "uploader.h"
 
 #include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,6 +156,25 @@ int main(int argc, char **argv) {
     EXPECT(sluice_close(h), SLUICE_OK);
     uploader_join(&up);
     CHECK(up.errors == 0 && up.sent > 0, "uploader after reopen: %d sent, %d errors", up.sent, up.errors);
+
+    /* Closing while the app's uploader is sending: close waits for the answer
+     * (within its bound) and keeps it, so the batch is not sent again. */
+    EXPECT(sluice_open(dir, config, &h), SLUICE_OK);
+    struct uploader slow = {0};
+    slow.delay_ms = 300;
+    uploader_start(&slow, h);
+    EXPECT(sluice_record_sync(h, (const uint8_t *)"in flight at close", 18, NULL, 0, SLUICE_PRIORITY_NORMAL), SLUICE_OK);
+    struct timespec taken = {0, 100 * 1000000L};
+    nanosleep(&taken, NULL);
+    EXPECT(sluice_close(h), SLUICE_OK);
+    uploader_join(&slow);
+    CHECK(slow.sent == 1 && slow.late == 0 && slow.errors == 0, "slow uploader: %d sent, %d late, %d errors",
+          slow.sent, slow.late, slow.errors);
+    EXPECT(sluice_open(dir, config, &h), SLUICE_OK);
+    char *after = sluice_stats_json(h);
+    CHECK(after && strstr(after, "\"pending_events\":0") != NULL, "the answered batch was kept: %s", after ? after : "");
+    sluice_string_free(after);
+    EXPECT(sluice_close(h), SLUICE_OK);
 
     if (failures) { fprintf(stderr, "%d checks failed\n", failures); return 1; }
     printf("all C ABI checks passed\n");

@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 struct reply { int status; char retry_after[64]; char *body; size_t body_len; };
@@ -121,6 +122,10 @@ static void *loop(void *arg) {
         struct reply r = {0};
         char why[256];
         int32_t done;
+        if (u->delay_ms > 0) {
+            struct timespec pause = { u->delay_ms / 1000, (long)(u->delay_ms % 1000) * 1000000L };
+            nanosleep(&pause, NULL);
+        }
         if (post(task, &r, why, sizeof why) == 0) {
             done = sluice_upload_finish(u->h, task->id, r.status, r.retry_after[0] ? r.retry_after : NULL,
                                         (const uint8_t *)r.body, r.body_len, NULL);
@@ -131,13 +136,14 @@ static void *loop(void *arg) {
         }
         free(r.body);
         sluice_upload_task_free(task);
-        if (done != SLUICE_OK && done != SLUICE_STALE && done != SLUICE_ERR_CLOSED) u->errors++;
+        if (done == SLUICE_STALE || done == SLUICE_ERR_CLOSED) u->late++;
+        else if (done != SLUICE_OK) u->errors++;
     }
 }
 
 void uploader_start(struct uploader *u, SluiceHandle *h) {
     u->h = h;
-    u->sent = u->failed = u->errors = 0;
+    u->sent = u->failed = u->errors = u->late = 0;
     pthread_create(&u->thread, NULL, loop, u);
 }
 

@@ -13,6 +13,8 @@ struct uploader {
     int sent;     /* requests answered by the upstream */
     int failed;   /* requests with no answer (reported as network errors) */
     int errors;   /* calls that returned an unexpected status */
+    int late;     /* answers Sluice no longer waited for (SLUICE_STALE or closed) */
+    int delay_ms; /* set before starting: wait this long before sending each request */
 };
 
 /* Starts the loop on its own thread; it ends when the handle closes. */

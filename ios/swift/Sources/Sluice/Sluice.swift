@@ -43,14 +43,14 @@ public final class Sluice {
 
     /// Opens (or recovers) the store in `directory` with a TOML configuration
     /// (`[mobile]` policy and `[sinks.*]` upstreams); `uploader` sends the requests.
-    public init(directory: URL, config: String, uploader: SluiceUploader = URLSessionUploader()) throws {
+    public init(directory: URL, config: String, uploader: SluiceUploader? = nil) throws {
         var out: OpaquePointer?
         try SluiceError.check(sluice_open(directory.path, config, &out))
         guard let handle = out else {
             throw SluiceError(code: -7, message: "sluice_open returned no handle")
         }
         self.handle = handle
-        UploadLoop.start(handle, uploader)
+        UploadLoop.start(handle, uploader ?? URLSessionUploader())
     }
 
     deinit {

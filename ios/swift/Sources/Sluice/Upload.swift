@@ -38,12 +38,28 @@ public protocol SluiceUploader: AnyObject {
 }
 
 /// The default uploader: `URLSession`, with the system's proxy, trust store and
-/// App Transport Security rules. Pass a session of your own to pin certificates.
+/// App Transport Security rules. Redirects are refused (a POST turned into a GET
+/// would look delivered), and each request is bounded as a whole by its timeout.
+/// A session of your own (to pin certificates) must refuse redirects too: give
+/// it a `SluiceRedirectRefuser` as its delegate, or one that does the same.
 public final class URLSessionUploader: SluiceUploader {
     private let session: URLSession
+    private let ownsSession: Bool
 
-    public init(session: URLSession = URLSession(configuration: .ephemeral)) {
+    public init() {
+        session = URLSession(configuration: .ephemeral, delegate: SluiceRedirectRefuser(), delegateQueue: nil)
+        ownsSession = true
+    }
+
+    public init(session: URLSession) {
         self.session = session
+        ownsSession = false
+    }
+
+    deinit {
+        if ownsSession {
+            session.finishTasksAndInvalidate()
+        }
     }
 
     public func upload(_ request: SluiceUploadRequest) -> SluiceUploadResponse {
@@ -56,19 +72,54 @@ public final class URLSessionUploader: SluiceUploader {
             post.setValue(value, forHTTPHeaderField: key)
         }
         let done = DispatchSemaphore(value: 0)
-        var response = SluiceUploadResponse.failed("no answer from URLSession")
+        let result = ResponseBox()
         let task = session.uploadTask(with: post, from: request.body) { data, reply, error in
             if let error = error {
-                response = .failed("\(request.url): \(error.localizedDescription)")
+                result.set(.failed("\(request.url): \(error.localizedDescription)"))
             } else if let http = reply as? HTTPURLResponse {
                 let retryAfter = http.value(forHTTPHeaderField: "Retry-After")
-                response = .answered(status: http.statusCode, retryAfter: retryAfter, body: data ?? Data())
+                result.set(.answered(status: http.statusCode, retryAfter: retryAfter, body: data ?? Data()))
             }
             done.signal()
         }
         task.resume()
-        done.wait()
-        return response
+        // timeoutInterval bounds the time between bytes; this bounds the whole request.
+        if done.wait(timeout: .now() + request.timeout) == .timedOut {
+            task.cancel()
+            return .failed("\(request.url): no answer within \(request.timeout) s")
+        }
+        return result.get()
+    }
+}
+
+/// A session delegate that refuses every redirect: the 3xx itself is the answer.
+public final class SluiceRedirectRefuser: NSObject, URLSessionTaskDelegate {
+    public func urlSession(
+        _ session: URLSession,
+        task: URLSessionTask,
+        willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest,
+        completionHandler: @escaping (URLRequest?) -> Void
+    ) {
+        completionHandler(nil)
+    }
+}
+
+/// The answer handed from URLSession's queue to the uploader thread.
+private final class ResponseBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = SluiceUploadResponse.failed("no answer from URLSession")
+
+    func set(_ response: SluiceUploadResponse) {
+        lock.lock()
+        value = response
+        lock.unlock()
+    }
+
+    func get() -> SluiceUploadResponse {
+        lock.lock()
+        defer { lock.unlock() }
+        return value
     }
 }
 
@@ -95,9 +146,13 @@ enum UploadLoop {
             switch uploader.upload(request) {
             case let .answered(code, retryAfter, body):
                 let clamped = Int32(clamping: code)
-                _ = body.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Int32 in
+                let status = body.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Int32 in
                     let bytes = buffer.bindMemory(to: UInt8.self).baseAddress
                     return sluice_upload_finish(handle, request.id, clamped, retryAfter, bytes, body.count, nil)
+                }
+                if status == SLUICE_ERR_ARGUMENT {
+                    // A status outside 100...599 from a custom uploader: report it as no answer instead.
+                    _ = sluice_upload_finish(handle, request.id, 0, nil, nil, 0, "uploader answered status \(code)")
                 }
             case let .failed(reason):
                 _ = sluice_upload_finish(handle, request.id, 0, nil, nil, 0, reason)

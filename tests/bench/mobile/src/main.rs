@@ -81,7 +81,7 @@ fn run_sluice(threads: usize, n: usize, dir: &str, url: &str) -> Result<(), Box<
     use sluice::mobile::{Network, Sdk};
     // SLUICE_BENCH_MOBILE: extra [mobile] keys, to try settings without rebuilding.
     let mobile = std::env::var("SLUICE_BENCH_MOBILE").unwrap_or_default();
-    let config = format!("[mobile]\nmax_bytes = \"512MiB\"\n{mobile}\n[sinks.up]\ntype = \"http\"\nurl = \"{url}\"\n");
+    let config = format!("[mobile]\nmax_bytes = \"512MiB\"\n{mobile}\n[sinks.up]\ntype = \"http\"\ntransport = \"builtin\"\nurl = \"{url}\"\n");
     let sdk = Sdk::open(std::path::Path::new(dir), &config)?;
     sdk.set_network(Network::Offline);
     let rss_open = proc_value("/proc/self/status", "VmRSS:");

@@ -32,7 +32,11 @@ class Sluice private constructor(private val handle: Long, uploader: Uploader) :
             Sluice(Native.open(dir.path, config), uploader)
     }
 
-    private val uploads = UploadLoop(handle, uploader).also { it.start() }
+    init {
+        // Ends by itself once the instance closes; close() waits for an upload in
+        // flight only within its own bound (at most 5 s), never for this thread.
+        UploadLoop(handle, uploader).start()
+    }
 
     /** Records [body] with [headers]; returns once it is buffered. */
     @JvmOverloads
@@ -71,12 +75,7 @@ class Sluice private constructor(private val handle: Long, uploader: Uploader) :
     fun stats(): String = Native.stats(handle)
 
     /** Commits, stops uploading and releases the store. A second close throws. */
-    override fun close() {
-        Native.close(handle)
-        // The loop ends as soon as the native side reports the close; an upload in
-        // flight has already been given up on (its batch is sent again next time).
-        uploads.join(5_000)
-    }
+    override fun close() = Native.close(handle)
 
     private fun call(body: ByteArray, headers: Map<String, String>, priority: Priority, sync: Boolean) =
         Native.record(handle, body, packHeaders(headers), priority.code, sync)

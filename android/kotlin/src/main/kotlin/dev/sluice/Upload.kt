@@ -5,6 +5,8 @@ import java.io.InputStream
 import java.net.HttpURLConnection
 import java.net.URL
 import java.nio.ByteBuffer
+import java.util.concurrent.ScheduledThreadPoolExecutor
+import java.util.concurrent.TimeUnit
 
 /**
  * One request Sluice wants sent: POST [body] to [url] with [headers], all as given
@@ -55,7 +57,11 @@ fun interface Uploader {
     fun upload(request: UploadRequest): UploadResponse
 }
 
-/** The default [Uploader]: `java.net.HttpURLConnection`, with the platform's proxy and trust store. */
+/**
+ * The default [Uploader]: `java.net.HttpURLConnection`, with the platform's proxy and trust store.
+ * Redirects are not followed (a POST turned into a GET would look delivered); the whole
+ * request is bounded by [UploadRequest.timeoutMillis], not only each read.
+ */
 class HttpURLConnectionUploader(private val connectTimeoutMillis: Int = 10_000) : Uploader {
     override fun upload(request: UploadRequest): UploadResponse {
         val connection = try {
@@ -63,6 +69,8 @@ class HttpURLConnectionUploader(private val connectTimeoutMillis: Int = 10_000) 
         } catch (e: IOException) {
             return UploadResponse.Failed("${request.url}: $e")
         }
+        // readTimeout bounds each read only: this bounds the whole exchange.
+        val deadline = WATCHDOG.schedule({ connection.disconnect() }, request.timeoutMillis.toLong(), TimeUnit.MILLISECONDS)
         return try {
             connection.requestMethod = "POST"
             connection.doOutput = true
@@ -80,6 +88,7 @@ class HttpURLConnectionUploader(private val connectTimeoutMillis: Int = 10_000) 
         } catch (e: IOException) {
             UploadResponse.Failed("${request.url}: $e")
         } finally {
+            deadline.cancel(false)
             connection.disconnect()
         }
     }
@@ -87,6 +96,11 @@ class HttpURLConnectionUploader(private val connectTimeoutMillis: Int = 10_000) 
     private companion object {
         /** Sluice keeps only this much of a reply (quarantine reasons, OTLP partial success). */
         const val REPLY_KEPT = 16 * 1024
+
+        /** One daemon thread for every instance's request deadlines; idle while none is pending. */
+        val WATCHDOG: ScheduledThreadPoolExecutor = ScheduledThreadPoolExecutor(1) { task ->
+            Thread(task, "sluice-upload-deadline").apply { isDaemon = true }
+        }.apply { removeOnCancelPolicy = true }
 
         fun readUpTo(stream: InputStream, limit: Int): ByteArray {
             val out = java.io.ByteArrayOutputStream()
@@ -112,13 +126,17 @@ internal class UploadLoop(private val handle: Long, private val uploader: Upload
             val packed = try {
                 Native.uploadTake(handle, -1)
             } catch (e: SluiceException) {
-                return
+                if (e.code == SluiceException.CLOSED) return
+                // A fault inside Sluice (caught at the boundary): the loop must not die of it.
+                Thread.sleep(1_000)
+                continue
             } ?: continue
             if (packed.isEmpty()) return
             val request = UploadRequest.unpack(packed)
             val response = try {
                 uploader.upload(request)
-            } catch (e: Exception) {
+            } catch (e: Throwable) {
+                // Errors too (a missing class of the app's HTTP library): a dead loop would stall uploads for good.
                 UploadResponse.Failed("the uploader threw $e")
             }
             try {

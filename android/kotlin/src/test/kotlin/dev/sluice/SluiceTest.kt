@@ -168,4 +168,21 @@ class SluiceTest {
         assertEquals("three failed attempts, then one that delivered: $batchIds", 4, calls.get())
         assertEquals("one batch id across the retries: $batchIds", 1, batchIds.toSet().size)
     }
+
+    @Test
+    fun closeKeepsTheAnswerToAnUploadInFlight() {
+        val real = HttpURLConnectionUploader()
+        val slow = Uploader { request ->
+            Thread.sleep(300)
+            real.upload(request)
+        }
+        val sluice = Sluice.open(dir, config(), slow)
+        sluice.recordSync("in flight at close")
+        Thread.sleep(100)
+        sluice.close()
+        Sluice.open(dir, config()).use { reopened ->
+            assertTrue("the answered batch is still pending: ${reopened.stats()}", reopened.stats().contains("\"pending_events\":0"))
+        }
+        assertEquals(1, events().count { it.contains("in flight at close") })
+    }
 }
