@@ -184,5 +184,10 @@ class SluiceTest {
             assertTrue("the answered batch is still pending: ${reopened.stats()}", reopened.stats().contains("\"pending_events\":0"))
         }
         assertEquals(1, events().count { it.contains("in flight at close") })
+        // Every instance is closed now: no uploader loop may be left running.
+        val deadline = System.currentTimeMillis() + 2_000
+        fun loops() = Thread.getAllStackTraces().keys.count { it.name == "sluice-uploader" && it.isAlive }
+        while (loops() > 0 && System.currentTimeMillis() < deadline) Thread.sleep(10)
+        assertEquals("uploader loops still running after close", 0, loops())
     }
 }
