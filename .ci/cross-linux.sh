@@ -94,3 +94,7 @@ if ((${#failed[@]})); then
   echo "cross: failed: ${failed[*]}" >&2
   exit 1
 fi
+
+# cli/src/alloc.rs (mimalloc) is compiled only for musl: lint it there, or nothing does.
+echo "--- clippy for aarch64-unknown-linux-musl (the musl-only allocator code)"
+cargo clippy -q -p sluice-cli --no-default-features --features tls --target aarch64-unknown-linux-musl -- -D warnings
