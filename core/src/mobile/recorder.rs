@@ -206,7 +206,9 @@ fn write_loop(shared: &Shared) {
             buffer = shared.work.wait_timeout(buffer, due - now).unwrap_or_else(|p| p.into_inner()).0;
             continue;
         }
-        let events = std::mem::take(&mut buffer.events);
+        // Sized for what the callers fill before the next commit, so their pushes never
+        // reallocate (and copy) under the lock.
+        let events = std::mem::replace(&mut buffer.events, Vec::with_capacity(shared.capacity));
         buffer.since = None;
         buffer.urgent = false;
         let last = buffer.recorded;
