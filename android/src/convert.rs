@@ -48,13 +48,14 @@ pub fn optional_string(env: &mut JNIEnv<'_>, s: &JString<'_>) -> Result<Option<S
     Ok(Some(env.get_string(s).map_err(jni_error)?.into()))
 }
 
-/// Up to the first 16 KiB of a reply's body (the rest is not needed to classify it).
+/// The start of a reply's body, as much as the core keeps (the rest is not needed to classify it).
 ///
 /// # Errors
 /// The JVM failed to hand over the bytes.
 pub fn reply_body(env: &mut JNIEnv<'_>, array: &JByteArray<'_>) -> Result<Vec<u8>, Error> {
-    const KEPT: usize = 16 * 1024;
-    let len = usize::try_from(env.get_array_length(array).map_err(jni_error)?).unwrap_or(0).min(KEPT);
+    let len = usize::try_from(env.get_array_length(array).map_err(jni_error)?)
+        .unwrap_or(0)
+        .min(sluice::sink::platform::BODY_LIMIT);
     let mut buffer = vec![0i8; len];
     env.get_byte_array_region(array, 0, &mut buffer).map_err(jni_error)?;
     Ok(buffer.into_iter().map(|b| b as u8).collect())

@@ -64,6 +64,21 @@ pub unsafe fn text<'a>(ptr: *const c_char, what: &str) -> Result<&'a str, Error>
     c.to_str().map_err(|e| invalid(format!("{what} is not UTF-8 (byte {})", e.valid_up_to())))
 }
 
+/// `None` for NULL, else the UTF-8 text.
+///
+/// # Safety
+/// As [`text`].
+///
+/// # Errors
+/// Not UTF-8; `what` names the argument.
+pub unsafe fn optional_text<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a str>, Error> {
+    if ptr.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: forwarded from the caller's promise.
+    unsafe { text(ptr, what) }.map(Some)
+}
+
 /// `len` bytes at `ptr`; NULL is allowed when `len` is 0.
 ///
 /// # Safety

@@ -9,7 +9,7 @@
 use crate::convert::{self, SluiceHeader};
 use crate::error::{self, SLUICE_ERR_CLOSED, SLUICE_OK, SLUICE_PENDING, SLUICE_STALE};
 use sluice::mobile::status;
-use sluice::sink::platform::{Taken, UploadTask};
+use sluice::sink::platform::{Taken, UploadTask, BODY_LIMIT};
 use std::ffi::{c_char, CString};
 use std::time::Duration;
 
@@ -122,18 +122,15 @@ pub unsafe extern "C" fn sluice_upload_finish(
     error::guard(|| {
         let uploads = convert::sdk(handle)?.uploads();
         // SAFETY: the caller promises NULL or a NUL-terminated string.
-        let retry_after = unsafe { optional_text(retry_after, "retry_after") }?;
+        let retry_after = unsafe { convert::optional_text(retry_after, "retry_after") }?;
         // SAFETY: as above.
-        let error = unsafe { optional_text(error, "error") }?;
+        let error = unsafe { convert::optional_text(error, "error") }?;
         // SAFETY: the caller promises NULL or body_len readable bytes.
-        let body = unsafe { convert::bytes(body, body_len.min(BODY_KEPT), "body") }?;
+        let body = unsafe { convert::bytes(body, body_len.min(BODY_LIMIT), "body") }?;
         let result = status::upload_result(http_status, retry_after, body, error)?;
         Ok(if uploads.finish(id, result) { SLUICE_OK } else { SLUICE_STALE })
     })
 }
-
-/// Most of a reply's body read (the rest is not needed to classify it).
-const BODY_KEPT: usize = 16 * 1024;
 
 /// Frees a task from `sluice_upload_take`. NULL is ignored.
 ///
@@ -146,16 +143,4 @@ pub unsafe extern "C" fn sluice_upload_task_free(task: *mut SluiceUploadTask) {
         // field it points to, repr(C)) in sluice_upload_take, and is freed once.
         drop(unsafe { Box::from_raw(task.cast::<OwnedTask>()) });
     }
-}
-
-/// `None` for NULL, else the UTF-8 text.
-///
-/// # Safety
-/// As [`convert::text`].
-unsafe fn optional_text<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a str>, sluice::Error> {
-    if ptr.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: forwarded from the caller's promise.
-    unsafe { convert::text(ptr, what) }.map(Some)
 }

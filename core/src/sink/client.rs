@@ -104,7 +104,7 @@ pub struct Reply {
 
 /// Most of a reply kept (for quarantine reasons and partial-success answers).
 #[cfg(feature = "http-client")]
-const REPLY_LIMIT: u64 = 16 * 1024;
+const REPLY_LIMIT: u64 = super::platform::BODY_LIMIT as u64;
 
 impl Client {
     /// Checks the options and builds the client (no connection is made).

@@ -116,8 +116,9 @@ impl std::fmt::Debug for PlatformUploads {
     }
 }
 
-/// Most of an answer's body kept (quarantine reasons, OTLP partial success).
-const BODY_LIMIT: usize = 16 * 1024;
+/// Most of an answer's body kept (quarantine reasons, OTLP partial success);
+/// the bindings read no more than this from the app.
+pub const BODY_LIMIT: usize = 16 * 1024;
 
 impl PlatformUploads {
     /// A queue whose sinks wait `grace` past a request's timeout for its answer.
