@@ -125,6 +125,18 @@ pub trait Channel: Send + Sync + 'static {
     /// waiting up to `block_timeout` under `on_full = "block"`) or storage fails.
     fn put(&self, events: Vec<Event>) -> Result<(), PutError>;
 
+    /// As [`Channel::put`], handing the events back once they are stored, so the
+    /// caller decides which thread frees them (the mobile recorder frees them on
+    /// the recording threads that allocated them: freeing them on its writer
+    /// thread cost it more than encoding them). A channel that keeps the events
+    /// themselves returns an empty vector.
+    ///
+    /// # Errors
+    /// As [`Channel::put`].
+    fn put_returning(&self, events: Vec<Event>) -> Result<Vec<Event>, PutError> {
+        self.put(events).map(|()| Vec::new())
+    }
+
     /// Puts `events` and, if this channel can, writes `marks` in the same
     /// transaction. Returns whether the marks were written; the caller saves
     /// them elsewhere when not (a `memory` channel has no transaction to share).

@@ -116,8 +116,9 @@ impl Store {
 
     /// Puts through the group-commit queue: whoever holds the lock writes everyone's puts.
     /// Encoding (postcard, LZ4) happens before, on the putting thread, so puts and
-    /// takes of other threads do not wait for it.
-    fn put(&self, channel: usize, events: Vec<Event>, marks: Vec<Mark>) -> Result<(), PutError> {
+    /// takes of other threads do not wait for it. The events come back on success,
+    /// for the caller to free where it chooses.
+    fn put(&self, channel: usize, events: Vec<Event>, marks: Vec<Mark>) -> Result<Vec<Event>, PutError> {
         let rows = match write::encode_rows(&events) {
             Ok(rows) => rows,
             Err(e) => return Err(PutError::new(e, events)),
@@ -136,7 +137,7 @@ impl Store {
         drop(done);
         let result = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         match result.unwrap_or_else(|| Err(Error::storage("put lost its result"))) {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(events),
             Err(e) => Err(PutError::new(e, events)),
         }
     }
@@ -356,21 +357,13 @@ impl SqliteChannel {
     pub fn store(&self) -> &Arc<Store> {
         &self.store
     }
-}
 
-impl Channel for SqliteChannel {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn put(&self, events: Vec<Event>) -> Result<(), PutError> {
-        self.put_marked(events, &[]).map(|_| ())
-    }
-
-    fn put_marked(&self, mut events: Vec<Event>, marks: &[Mark]) -> Result<bool, PutError> {
+    /// Puts `events` and writes `marks` in the same transaction, waiting for room
+    /// under `on_full = "block"`; hands the events back on success.
+    fn put_with_marks(&self, mut events: Vec<Event>, marks: &[Mark]) -> Result<Vec<Event>, PutError> {
         if events.is_empty() {
             return match self.store.save_marks(marks) {
-                Ok(()) => Ok(true),
+                Ok(()) => Ok(events),
                 Err(e) => Err(PutError::new(e, events)),
             };
         }
@@ -378,7 +371,7 @@ impl Channel for SqliteChannel {
         loop {
             let seen = self.space.generation();
             match self.store.put(self.slot, events, marks.to_vec()) {
-                Ok(()) => return Ok(true),
+                Ok(events) => return Ok(events),
                 Err(refused) if refused.is_full() && self.capacity.on_full == super::OnFull::Block => {
                     let now = Instant::now();
                     if now >= deadline {
@@ -396,6 +389,24 @@ impl Channel for SqliteChannel {
                 }
             }
         }
+    }
+}
+
+impl Channel for SqliteChannel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn put(&self, events: Vec<Event>) -> Result<(), PutError> {
+        self.put_marked(events, &[]).map(|_| ())
+    }
+
+    fn put_returning(&self, events: Vec<Event>) -> Result<Vec<Event>, PutError> {
+        self.put_with_marks(events, &[])
+    }
+
+    fn put_marked(&self, events: Vec<Event>, marks: &[Mark]) -> Result<bool, PutError> {
+        self.put_with_marks(events, marks).map(|_| true)
     }
 
     fn take(&self, max_events: usize, max_bytes: usize) -> Result<Option<Taken>> {

@@ -121,6 +121,21 @@ fn rollback_restores_order_with_two_takers() -> Result<()> {
 }
 
 #[test]
+fn put_returning_hands_back_what_it_stored() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let channel = open(dir.path(), Capacity { max_events: 5, on_full: OnFull::Reject, ..Capacity::default() })?;
+    let batch = events(4, Priority::Normal);
+    let expected = ids(&batch);
+    let back = channel.put_returning(batch)?;
+    assert_eq!(ids(&back), expected);
+    let refused = channel.put_returning(events(2, Priority::Normal)).err().ok_or_else(|| Error::storage("accepted"))?;
+    assert_eq!(refused.events.len(), 2);
+    let stored = channel.take(10, usize::MAX)?.map(|t| ids(&t.events));
+    assert_eq!(stored, Some(expected));
+    Ok(())
+}
+
+#[test]
 fn on_full_policies() -> Result<()> {
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path(), false)?;
