@@ -77,17 +77,17 @@ enum Phase {
     Closed,
 }
 
-/// Where an attempt stands.
+/// Where an attempt stands; `answer_by` is when its sink stops waiting.
 enum Slot {
-    Queued,
-    Sent,
+    Queued { answer_by: Instant },
+    Sent { answer_by: Instant },
     Answered(UploadResult),
 }
 
 #[derive(Default)]
 struct State {
     next_id: u64,
-    /// Requests not yet taken, with when the sink stops waiting for their answer's timeout.
+    /// Requests not yet taken, with when their sink's timeout runs out.
     queue: VecDeque<(UploadTask, Instant)>,
     slots: BTreeMap<u64, Slot>,
     phase: Phase,
@@ -131,8 +131,10 @@ impl PlatformUploads {
     }
 
     /// The next request, waiting up to `wait` for one (`None`: until one comes or
-    /// the queue closes). Its `timeout` is what is left of the sink's: the time it
-    /// spent queued is already gone.
+    /// the queue closes). Its `timeout` is what is left of the sink's (the time it
+    /// spent queued is already gone), but at least half the grace: the sink then
+    /// waits for that timeout plus the grace from now, so an answer within the
+    /// timeout it was given always counts.
     pub fn take(&self, wait: Option<Duration>) -> Taken {
         let deadline = wait.map(|w| Instant::now() + w);
         let mut state = self.lock();
@@ -141,8 +143,9 @@ impl PlatformUploads {
                 return Taken::Closed;
             }
             if let Some((mut task, due)) = state.queue.pop_front() {
-                task.timeout = due.saturating_duration_since(Instant::now()).max(self.grace / 2);
-                state.slots.insert(task.id, Slot::Sent);
+                let now = Instant::now();
+                task.timeout = due.saturating_duration_since(now).max(self.grace / 2);
+                state.slots.insert(task.id, Slot::Sent { answer_by: now + task.timeout + self.grace });
                 return Taken::Task(task);
             }
             state = match deadline {
@@ -167,7 +170,7 @@ impl PlatformUploads {
         }
         let mut state = self.lock();
         match state.slots.get_mut(&id) {
-            Some(slot @ Slot::Sent) => {
+            Some(slot @ Slot::Sent { .. }) => {
                 *slot = Slot::Answered(result);
                 drop(state);
                 self.answered.notify_all();
@@ -218,9 +221,8 @@ impl PlatformUploads {
         let task = UploadTask { id, url: url.to_string(), headers, body: body.to_vec(), timeout };
         let due = Instant::now() + timeout;
         state.queue.push_back((task, due));
-        state.slots.insert(id, Slot::Queued);
+        state.slots.insert(id, Slot::Queued { answer_by: due + self.grace });
         self.queued.notify_one();
-        let deadline = due + self.grace;
         loop {
             if let Some(Slot::Answered(_)) = state.slots.get(&id) {
                 return match state.slots.remove(&id) {
@@ -231,8 +233,12 @@ impl PlatformUploads {
                     _ => Err(retry("lost its answer".into())),
                 };
             }
-            let left = deadline.saturating_duration_since(Instant::now());
-            let queued = matches!(state.slots.get(&id), Some(Slot::Queued));
+            let (answer_by, queued) = match state.slots.get(&id) {
+                Some(Slot::Queued { answer_by }) => (*answer_by, true),
+                Some(Slot::Sent { answer_by }) => (*answer_by, false),
+                _ => (Instant::now(), false),
+            };
+            let left = answer_by.saturating_duration_since(Instant::now());
             let phase = state.phase;
             if phase == Phase::Closed || (phase == Phase::Closing && queued) || left.is_zero() {
                 state.slots.remove(&id);
@@ -241,7 +247,7 @@ impl PlatformUploads {
                     (Phase::Closed, _) => "the SDK closed before the app's uploader answered".into(),
                     (Phase::Closing, true) => "the SDK is closing; the request was never sent".into(),
                     (_, true) => "the app's uploader did not take the request (is it running?)".into(),
-                    _ => format!("the app's uploader did not answer within {:?}", timeout + self.grace),
+                    _ => format!("the app's uploader did not answer within its timeout plus {:?}", self.grace),
                 }));
             }
             state = self.answered.wait_timeout(state, left).unwrap_or_else(|p| p.into_inner()).0;
@@ -316,6 +322,22 @@ mod tests {
         let reason = retry_reason(sender.join().unwrap());
         assert!(reason.contains("did not answer within"), "{reason}");
         assert!(!uploads.finish(got.id, UploadResult::Failed("late".into())));
+    }
+
+    #[test]
+    fn a_request_taken_late_gets_time_to_answer_and_its_answer_counts() {
+        let grace = Duration::from_millis(400);
+        let uploads = Arc::new(PlatformUploads::with_grace(grace));
+        let sender = send_in_thread(&uploads, Duration::from_millis(50));
+        // Taken past the sink's own timeout, within the grace.
+        thread::sleep(Duration::from_millis(300));
+        let got = task(uploads.take(Some(Duration::ZERO)));
+        assert_eq!(got.timeout, grace / 2, "a late request still gets half the grace to run");
+        // Answered within that timeout, but after the sink's first deadline (its timeout plus the grace).
+        thread::sleep(Duration::from_millis(180));
+        let ok = UploadResult::Response { status: 200, retry_after: None, body: String::new() };
+        assert!(uploads.finish(got.id, ok), "an answer within the timeout the uploader was given is stale");
+        assert_eq!(sender.join().unwrap().ok().map(|r| r.status), Some(200));
     }
 
     #[test]
