@@ -146,8 +146,10 @@ pub extern "system" fn Java_dev_sluice_Native_close<'local>(
         let sdk = handles::get(id).ok_or_else(closed)?;
         // Closed before it leaves the table, so the uploader loop can still
         // finish a request in flight while the close waits for it.
-        let result = sdk.close();
+        // A second, concurrent close gets Closed and leaves the table alone:
+        // the first one is still waiting for that answer.
+        sdk.close()?;
         handles::remove(id);
-        result
+        Ok(())
     })
 }

@@ -223,9 +223,10 @@ pub extern "C" fn sluice_close(handle: *mut SluiceHandle) -> i32 {
         };
         // Closed before it leaves the table, so the uploader loop can still
         // finish a request in flight while the close waits for it.
-        let closed = sdk.close();
+        // A second, concurrent close gets Closed and leaves the table alone:
+        // the first one is still waiting for that answer.
+        sdk.close()?;
         handles::remove(id);
-        closed?;
         Ok(SLUICE_OK)
     })
 }
