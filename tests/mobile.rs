@@ -218,6 +218,9 @@ fn bad_configuration_and_bad_events_are_errors_with_a_reason() {
     let dir = tempfile::tempdir().unwrap();
     let err = Sdk::open(dir.path(), "[mobile]\nupload_on = \"wifi\"\n[sinks.up]\ntype = \"null\"\n").unwrap_err();
     assert!(err.to_string().starts_with("<config>:2:") && err.to_string().contains("upload_on"), "{err}");
+    // A buffer the app could not pay for is refused, not allocated.
+    let err = Sdk::open(dir.path(), "[mobile]\nbuffer_events = 1000000000\n[sinks.up]\ntype = \"null\"\n").unwrap_err();
+    assert!(err.to_string().contains("buffer_events") && err.to_string().contains("1000000"), "{err}");
     let err = Sdk::open(dir.path(), "[sources.x]\ntype = \"stdin\"\nchannels = [\"app\"]\n").unwrap_err();
     assert!(err.to_string().contains("no sources"), "{err}");
     let err = Sdk::event(vec![], vec![(String::new(), "v".into())], Priority::Normal).unwrap_err();

@@ -11,6 +11,11 @@ use crate::channel::{Capacity, OnFull};
 use crate::error::Result;
 use std::time::Duration;
 
+/// Most events `record()` may buffer: the buffer is memory the app pays for, and
+/// past this a larger buffer buys no throughput (the writer commits it in one
+/// transaction either way).
+pub const MAX_BUFFER_EVENTS: usize = 1_000_000;
+
 /// The name of the mobile SDK's one channel.
 pub const APP_CHANNEL: &str = "app";
 
@@ -84,8 +89,8 @@ pub(super) fn resolve(raw: &RawConfig, file: &Location) -> Result<(MobileSpec, C
         return Err(at("commit_interval", "must be greater than 0 and at most 60s"));
     }
     let buffer_events = m.buffer_events.unwrap_or(d.buffer_events);
-    if buffer_events == 0 {
-        return Err(at("buffer_events", "must be greater than 0"));
+    if buffer_events == 0 || buffer_events > MAX_BUFFER_EVENTS {
+        return Err(at("buffer_events", &format!("must be between 1 and {MAX_BUFFER_EVENTS}")));
     }
     let spec = MobileSpec {
         upload_on,

@@ -226,9 +226,10 @@ fn write_loop(shared: &Shared) {
             buffer = shared.work.wait_timeout(buffer, due - now).unwrap_or_else(|p| p.into_inner()).0;
             continue;
         }
-        // Sized for what the callers fill before the next commit, so their pushes never
-        // reallocate (and copy) under the lock.
-        let events = std::mem::replace(&mut buffer.events, Vec::with_capacity(shared.capacity));
+        // Sized for what the callers filled before this commit, so their pushes rarely
+        // reallocate (and copy) under the lock; never more than the buffer holds.
+        let next = Vec::with_capacity((buffer.events.len() * 2).min(shared.capacity));
+        let events = std::mem::replace(&mut buffer.events, next);
         buffer.since = None;
         buffer.urgent = false;
         let last = buffer.recorded;
