@@ -53,7 +53,9 @@
 
 /**
  * `sluice_upload_finish`: the SDK no longer waited for this answer (the request timed
- * out or the SDK closed); it was dropped and the batch will be sent again.
+ * out, or the SDK is closing); it was dropped and the batch will be sent again.
+ * Once the handle is closed the call returns `SLUICE_ERR_CLOSED` instead: treat
+ * both as "too late".
  */
 #define SLUICE_STALE 2
 
@@ -265,7 +267,8 @@ int32_t sluice_upload_take(struct SluiceHandle *handle,
  * Reports what became of request `id`: `http_status` 100–599 with the reply's
  * `Retry-After` (NULL if none) and up to 16 KiB of its body, or 0 when no
  * answer came (DNS, connection, TLS, timeout) with `error` saying why.
- * `SLUICE_OK`, or `SLUICE_STALE` when the SDK no longer waited for it.
+ * `SLUICE_OK`, or `SLUICE_STALE` when the SDK no longer waited for it
+ * (`SLUICE_ERR_CLOSED` once the handle is closed: too late as well).
  *
  * # Safety
  * `retry_after` and `error` are NULL or NUL-terminated; `body` is NULL (with

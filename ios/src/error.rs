@@ -12,7 +12,9 @@ pub const SLUICE_OK: i32 = 0;
 /// `sluice_flush`: the timeout passed (or the policy forbids uploading now) with events still pending.
 pub const SLUICE_PENDING: i32 = 1;
 /// `sluice_upload_finish`: the SDK no longer waited for this answer (the request timed
-/// out or the SDK closed); it was dropped and the batch will be sent again.
+/// out, or the SDK is closing); it was dropped and the batch will be sent again.
+/// Once the handle is closed the call returns `SLUICE_ERR_CLOSED` instead: treat
+/// both as "too late".
 pub const SLUICE_STALE: i32 = 2;
 /// An argument is invalid (NULL, bad UTF-8, unknown code, too large); nothing was recorded.
 pub const SLUICE_ERR_ARGUMENT: i32 = -1;

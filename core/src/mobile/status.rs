@@ -10,8 +10,9 @@ use crate::sink::platform::UploadResult;
 pub const OK: i32 = 0;
 /// A flush timed out, or the policy forbids uploading now, with events pending.
 pub const PENDING: i32 = 1;
-/// An upload's answer came after the SDK stopped waiting for it (timed out or
-/// closed): it was dropped, and the batch is sent again under the same batch id.
+/// An upload's answer came after the SDK stopped waiting for it (timed out, or
+/// the SDK is closing): it was dropped, and the batch is sent again under the same
+/// batch id. Once the instance is closed the bindings say `CLOSED` instead.
 pub const STALE: i32 = 2;
 /// An argument is invalid; nothing was recorded.
 pub const ARGUMENT: i32 = -1;

@@ -138,8 +138,13 @@ enum UploadLoop {
         while true {
             var task: UnsafeMutablePointer<SluiceUploadTask>?
             let status = sluice_upload_take(handle, -1, &task)
-            guard status == SLUICE_OK, let taken = task else {
+            if status == SLUICE_ERR_CLOSED || status == SLUICE_ERR_ARGUMENT {
                 return
+            }
+            guard status == SLUICE_OK, let taken = task else {
+                // A fault inside Sluice (caught at the boundary): the loop must not die of it.
+                Thread.sleep(forTimeInterval: 1)
+                continue
             }
             let request = SluiceUploadRequest(taken.pointee)
             sluice_upload_task_free(taken)

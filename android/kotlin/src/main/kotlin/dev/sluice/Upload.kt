@@ -123,33 +123,50 @@ internal class UploadLoop(private val handle: Long, private val uploader: Upload
 
     override fun run() {
         while (true) {
-            val packed = try {
-                Native.uploadTake(handle, -1)
+            try {
+                if (!sendOne()) return
             } catch (e: SluiceException) {
                 if (e.code == SluiceException.CLOSED) return
                 // A fault inside Sluice (caught at the boundary): the loop must not die of it.
-                Thread.sleep(1_000)
-                continue
-            } ?: continue
-            if (packed.isEmpty()) return
-            val request = UploadRequest.unpack(packed)
-            val response = try {
-                uploader.upload(request)
+                pause()
             } catch (e: Throwable) {
-                // Errors too (a missing class of the app's HTTP library): a dead loop would stall uploads for good.
-                UploadResponse.Failed("the uploader threw $e")
+                // An OutOfMemoryError unpacking a large request, say: a dead loop would stall
+                // uploads for good; the request it held is sent again after its timeout.
+                pause()
             }
-            try {
-                when (response) {
-                    is UploadResponse.Answered ->
-                        Native.uploadFinish(handle, request.id, response.status, response.retryAfter, response.body, null)
-                    is UploadResponse.Failed -> Native.uploadFinish(handle, request.id, 0, null, null, response.reason)
-                }
-            } catch (e: SluiceException) {
-                if (e.code == SluiceException.CLOSED) return
-                // A status outside 100..599 from a custom uploader: report it as no answer instead.
-                runCatching { Native.uploadFinish(handle, request.id, 0, null, null, "refused answer: ${e.message}") }
+        }
+    }
+
+    /** Takes one request, sends it and reports the answer; false once the instance closed. */
+    private fun sendOne(): Boolean {
+        val packed = Native.uploadTake(handle, -1) ?: return true
+        if (packed.isEmpty()) return false
+        val request = UploadRequest.unpack(packed)
+        val response = try {
+            uploader.upload(request)
+        } catch (e: Throwable) {
+            // Errors too (a missing class of the app's HTTP library): a dead loop would stall uploads for good.
+            UploadResponse.Failed("the uploader threw $e")
+        }
+        try {
+            when (response) {
+                is UploadResponse.Answered ->
+                    Native.uploadFinish(handle, request.id, response.status, response.retryAfter, response.body, null)
+                is UploadResponse.Failed -> Native.uploadFinish(handle, request.id, 0, null, null, response.reason)
             }
+        } catch (e: SluiceException) {
+            if (e.code == SluiceException.CLOSED) return false
+            // A status outside 100..599 from a custom uploader: report it as no answer instead.
+            runCatching { Native.uploadFinish(handle, request.id, 0, null, null, "refused answer: ${e.message}") }
+        }
+        return true
+    }
+
+    private fun pause() {
+        try {
+            sleep(1_000)
+        } catch (_: InterruptedException) {
+            // Not a way to stop the loop: closing the instance is.
         }
     }
 }
