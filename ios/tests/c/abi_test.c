@@ -164,8 +164,7 @@ int main(int argc, char **argv) {
     slow.delay_ms = 300;
     uploader_start(&slow, h);
     EXPECT(sluice_record_sync(h, (const uint8_t *)"in flight at close", 18, NULL, 0, SLUICE_PRIORITY_NORMAL), SLUICE_OK);
-    struct timespec taken = {0, 100 * 1000000L};
-    nanosleep(&taken, NULL);
+    CHECK(uploader_wait_taken(&slow, 1, 10000), "the uploader took no request within 10 s");
     EXPECT(sluice_close(h), SLUICE_OK);
     uploader_join(&slow);
     CHECK(slow.sent == 1 && slow.late == 0 && slow.errors == 0, "slow uploader: %d sent, %d late, %d errors",

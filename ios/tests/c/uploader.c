@@ -119,6 +119,7 @@ static void *loop(void *arg) {
         int32_t status = sluice_upload_take(u->h, -1, &task);
         if (status == SLUICE_ERR_CLOSED) return NULL;
         if (status != SLUICE_OK) { u->errors++; return NULL; }
+        __atomic_add_fetch(&u->taken, 1, __ATOMIC_SEQ_CST);
         struct reply r = {0};
         char why[256];
         int32_t done;
@@ -143,8 +144,17 @@ static void *loop(void *arg) {
 
 void uploader_start(struct uploader *u, SluiceHandle *h) {
     u->h = h;
-    u->sent = u->failed = u->errors = u->late = 0;
+    u->sent = u->failed = u->errors = u->late = u->taken = 0;
     pthread_create(&u->thread, NULL, loop, u);
+}
+
+int uploader_wait_taken(struct uploader *u, int n, int timeout_ms) {
+    struct timespec step = {0, 1000000L};
+    for (int waited = 0; waited < timeout_ms; waited++) {
+        if (__atomic_load_n(&u->taken, __ATOMIC_SEQ_CST) >= n) return 1;
+        nanosleep(&step, NULL);
+    }
+    return __atomic_load_n(&u->taken, __ATOMIC_SEQ_CST) >= n;
 }
 
 void uploader_join(struct uploader *u) {

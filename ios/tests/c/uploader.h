@@ -15,10 +15,13 @@ struct uploader {
     int errors;   /* calls that returned an unexpected status */
     int late;     /* answers Sluice no longer waited for (SLUICE_STALE or closed) */
     int delay_ms; /* set before starting: wait this long before sending each request */
+    int taken;    /* requests taken so far (atomic: read while the loop runs) */
 };
 
 /* Starts the loop on its own thread; it ends when the handle closes. */
 void uploader_start(struct uploader *u, SluiceHandle *h);
+/* Waits up to timeout_ms until the loop has taken n requests; 1 if it did. */
+int uploader_wait_taken(struct uploader *u, int n, int timeout_ms);
 /* Waits for the loop to end (call after sluice_close). */
 void uploader_join(struct uploader *u);
 

@@ -172,13 +172,15 @@ class SluiceTest {
     @Test
     fun closeKeepsTheAnswerToAnUploadInFlight() {
         val real = HttpURLConnectionUploader()
+        val taken = java.util.concurrent.CountDownLatch(1)
         val slow = Uploader { request ->
+            taken.countDown()
             Thread.sleep(300)
             real.upload(request)
         }
         val sluice = Sluice.open(dir, config(), slow)
         sluice.recordSync("in flight at close")
-        Thread.sleep(100)
+        assertTrue("the uploader took no request within 10 s", taken.await(10, java.util.concurrent.TimeUnit.SECONDS))
         sluice.close()
         Sluice.open(dir, config()).use { reopened ->
             assertTrue("the answered batch is still pending: ${reopened.stats()}", reopened.stats().contains("\"pending_events\":0"))
