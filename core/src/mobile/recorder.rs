@@ -21,6 +21,11 @@ const FAILURES_KEPT: usize = 64;
 /// committed events go faster than new ones come.
 const FREED_PER_RECORD: usize = 2;
 
+/// Most bytes of committed events waiting to be freed by the callers; the
+/// writer frees the rest itself. Large events are rare and cheap to free per
+/// byte; this keeps a buffer of them from doubling the recorder's memory.
+const KEPT_BYTES: usize = 2 << 20;
+
 /// Counters of the recorder, for stats.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RecorderStats {
@@ -49,11 +54,8 @@ struct Buffer {
     closed: bool,
     /// (first seq, last seq, reason) of recent failed commits.
     failures: VecDeque<(u64, u64, Error)>,
-    /// Committed events, freed a few per `record()` call. glibc frees an
-    /// allocation fastest on the thread that made it, and the callers' next
-    /// allocations reuse the memory; freeing them all cost the writer more than
-    /// encoding them. At most `capacity` of them wait here.
-    committed_events: Vec<Event>,
+    /// Committed events, freed a few per `record()` call.
+    spent: Spent,
     last_error: Option<String>,
 }
 
@@ -132,7 +134,7 @@ impl Recorder {
             buffer.urgent = true;
             self.shared.work.notify_one();
         }
-        let to_free: [Option<Event>; FREED_PER_RECORD] = std::array::from_fn(|_| buffer.committed_events.pop());
+        let to_free: [Option<Event>; FREED_PER_RECORD] = std::array::from_fn(|_| buffer.spent.pop());
         drop(buffer);
         drop(to_free);
         Ok(seq)
@@ -208,9 +210,9 @@ fn write_loop(shared: &Shared) {
             if buffer.closed {
                 return;
             }
-            if !buffer.committed_events.is_empty() {
+            if !buffer.spent.events.is_empty() {
                 // Going idle: nobody is recording to free them.
-                let idle = std::mem::take(&mut buffer.committed_events);
+                let idle = std::mem::take(&mut buffer.spent).events;
                 drop(buffer);
                 drop(idle);
                 buffer = shared.lock();
@@ -234,22 +236,23 @@ fn write_loop(shared: &Shared) {
         buffer.urgent = false;
         let last = buffer.recorded;
         let first = last + 1 - events.len() as u64;
+        // Only callers take from `spent` while the commit runs, so this room only grows.
+        let room = buffer.spent.room(shared.capacity);
         // Room again: wake callers waiting for space while the commit runs.
         shared.done.notify_all();
         drop(buffer);
         let mut result = shared.channel.put_returning(events);
+        let (mut kept, mut kept_bytes) = (Vec::new(), 0);
+        if let Ok(events) = &mut result {
+            kept = std::mem::take(events);
+            let surplus;
+            (surplus, kept_bytes) = Spent::split(&mut kept, room);
+            // The writer frees what the callers will not, before it takes the lock.
+            drop(surplus);
+        }
         buffer = shared.lock();
         buffer.committed = last;
-        let mut surplus = Vec::new();
-        if let Ok(events) = &mut result {
-            let room = shared.capacity.saturating_sub(buffer.committed_events.len());
-            surplus = events.split_off(room.min(events.len()));
-            if buffer.committed_events.is_empty() {
-                std::mem::swap(&mut buffer.committed_events, events);
-            } else {
-                buffer.committed_events.append(events);
-            }
-        }
+        buffer.spent.keep(kept, kept_bytes);
         if let Err(e) = result {
             let e = Error::from(e);
             let n = last + 1 - first;
@@ -262,10 +265,52 @@ fn write_loop(shared: &Shared) {
             }
         }
         shared.done.notify_all();
-        if !surplus.is_empty() {
-            drop(buffer);
-            drop(surplus);
-            buffer = shared.lock();
+    }
+}
+
+/// Committed events waiting to be freed by the recording threads. glibc frees
+/// an allocation fastest on the thread that made it, and the callers' next
+/// allocations reuse the memory; freeing them all cost the writer more than
+/// encoding them. Bounded by the buffer's capacity and by [`KEPT_BYTES`].
+#[derive(Debug, Default)]
+struct Spent {
+    events: Vec<Event>,
+    bytes: usize,
+}
+
+impl Spent {
+    fn pop(&mut self) -> Option<Event> {
+        let event = self.events.pop()?;
+        self.bytes = self.bytes.saturating_sub(event.size());
+        Some(event)
+    }
+
+    /// How many more events, and bytes, may wait here.
+    fn room(&self, capacity: usize) -> (usize, usize) {
+        (capacity.saturating_sub(self.events.len()), KEPT_BYTES.saturating_sub(self.bytes))
+    }
+
+    /// Cuts `events` to what fits in `room`; returns the rest and the bytes kept.
+    fn split(events: &mut Vec<Event>, (count, bytes): (usize, usize)) -> (Vec<Event>, usize) {
+        let mut kept = 0;
+        let mut fit = 0;
+        for event in events.iter().take(count) {
+            if kept + event.size() > bytes {
+                break;
+            }
+            kept += event.size();
+            fit += 1;
+        }
+        (events.split_off(fit), kept)
+    }
+
+    /// Adds `events` (of `bytes` in all) to be freed by the callers.
+    fn keep(&mut self, mut events: Vec<Event>, bytes: usize) {
+        self.bytes += bytes;
+        if self.events.is_empty() {
+            std::mem::swap(&mut self.events, &mut events);
+        } else {
+            self.events.append(&mut events);
         }
     }
 }
@@ -277,7 +322,7 @@ mod tests {
     use crate::channel::Capacity;
 
     fn committed_held(recorder: &Recorder) -> usize {
-        recorder.shared.lock().committed_events.len()
+        recorder.shared.lock().spent.events.len()
     }
 
     #[test]
@@ -303,6 +348,26 @@ mod tests {
         recorder.close();
         let stored = channel.take(10_000, usize::MAX)?.map(|t| t.events.len());
         assert_eq!(stored, Some(5_000));
+        Ok(())
+    }
+
+    #[test]
+    fn large_committed_events_are_kept_only_up_to_the_byte_bound() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        let channel: Arc<dyn Channel> = Arc::new(Store::open(dir.path(), false)?.channel("main", Capacity::default())?);
+        let recorder = Recorder::start(channel, 100, Duration::from_secs(3600))?;
+        let (mut most_bytes, mut most_events) = (0, 0);
+        for i in 0..400 {
+            recorder.record(Event::new(vec![b'x' + (i % 7) as u8; 64 << 10]))?;
+            let spent = &recorder.shared.lock().spent;
+            most_bytes = most_bytes.max(spent.bytes);
+            most_events = most_events.max(spent.events.len());
+            assert_eq!(spent.bytes, spent.events.iter().map(Event::size).sum::<usize>(), "the byte count drifted");
+        }
+        recorder.commit_now()?;
+        assert!(most_events > 0, "nothing was handed back");
+        assert!(most_bytes <= KEPT_BYTES, "{most_bytes} bytes of committed events held, bound {KEPT_BYTES}");
+        recorder.close();
         Ok(())
     }
 }
