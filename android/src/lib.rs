@@ -145,9 +145,8 @@ pub extern "system" fn Java_dev_sluice_Native_close<'local>(
         let id = u64::try_from(handle).map_err(|_| closed())?;
         let sdk = handles::get(id).ok_or_else(closed)?;
         // Closed before it leaves the table, so the uploader loop can still
-        // finish a request in flight while the close waits for it.
-        // A second, concurrent close gets Closed and leaves the table alone:
-        // the first one is still waiting for that answer.
+        // finish a request in flight while the close waits for it; only the
+        // close that closed removes it (a concurrent second one gets Closed).
         sdk.close()?;
         handles::remove(id);
         Ok(())

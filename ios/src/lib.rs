@@ -222,9 +222,8 @@ pub extern "C" fn sluice_close(handle: *mut SluiceHandle) -> i32 {
             return Err(sluice::Error::new(sluice::ErrorKind::Closed, "the handle is closed or invalid"));
         };
         // Closed before it leaves the table, so the uploader loop can still
-        // finish a request in flight while the close waits for it.
-        // A second, concurrent close gets Closed and leaves the table alone:
-        // the first one is still waiting for that answer.
+        // finish a request in flight while the close waits for it; only the
+        // close that closed removes it (a concurrent second one gets Closed).
         sdk.close()?;
         handles::remove(id);
         Ok(SLUICE_OK)

@@ -50,9 +50,11 @@ fn the_c_abi_from_c_under_address_sanitizer() {
 
     // What the C program recorded arrived, headers and all.
     let events: Vec<_> = receiver.events();
-    assert_eq!(events.len(), 8103, "events received");
+    assert_eq!(events.len(), 8104, "events received");
     let at_close = events.iter().filter(|e| e["body"] == "in flight at close").count();
     assert_eq!(at_close, 1, "the batch answered during close was sent again (or lost)");
+    let at_two = events.iter().filter(|e| e["body"] == "in flight at two closes").count();
+    assert_eq!(at_two, 1, "the batch answered during two closes was sent again (or lost)");
     for t in 0..8 {
         let from_thread = events.iter().filter(|e| e["headers"]["thread"] == format!("t{t}")).count();
         assert_eq!(from_thread, 1000, "events from thread t{t}");

@@ -398,7 +398,7 @@ impl Channel for SqliteChannel {
     }
 
     fn put(&self, events: Vec<Event>) -> Result<(), PutError> {
-        self.put_marked(events, &[]).map(|_| ())
+        self.put_with_marks(events, &[]).map(|_| ())
     }
 
     fn put_returning(&self, events: Vec<Event>) -> Result<Vec<Event>, PutError> {

@@ -39,6 +39,14 @@ static int32_t record_n(SluiceHandle *h, const char *thread, int i) {
 
 struct worker { SluiceHandle *h; char name[16]; int errors; };
 
+struct closer { SluiceHandle *h; int32_t status; };
+
+static void *close_in_thread(void *arg) {
+    struct closer *c = arg;
+    c->status = sluice_close(c->h);
+    return NULL;
+}
+
 static void *record_many(void *arg) {
     struct worker *w = arg;
     for (int i = 0; i < 1000; i++)
@@ -172,6 +180,33 @@ int main(int argc, char **argv) {
     EXPECT(sluice_open(dir, config, &h), SLUICE_OK);
     char *after = sluice_stats_json(h);
     CHECK(after && strstr(after, "\"pending_events\":0") != NULL, "the answered batch was kept: %s", after ? after : "");
+    sluice_string_free(after);
+    EXPECT(sluice_close(h), SLUICE_OK);
+
+    /* Two closes at once while the uploader is sending: one closes, the other
+     * gets SLUICE_ERR_CLOSED, and the answer in flight still counts. */
+    EXPECT(sluice_open(dir, config, &h), SLUICE_OK);
+    uploader_start(&slow, h);
+    EXPECT(sluice_record_sync(h, (const uint8_t *)"in flight at two closes", 23, NULL, 0, SLUICE_PRIORITY_NORMAL),
+           SLUICE_OK);
+    CHECK(uploader_wait_taken(&slow, 1, 10000), "the uploader took no request within 10 s");
+    struct closer other = {h, -100};
+    pthread_t other_thread;
+    pthread_create(&other_thread, NULL, close_in_thread, &other);
+    struct timespec apart = {0, 50 * 1000000L};
+    nanosleep(&apart, NULL);
+    int32_t mine = sluice_close(h);
+    pthread_join(other_thread, NULL);
+    CHECK((mine == SLUICE_OK && other.status == SLUICE_ERR_CLOSED) ||
+              (mine == SLUICE_ERR_CLOSED && other.status == SLUICE_OK),
+          "two closes returned %d and %d", mine, other.status);
+    uploader_join(&slow);
+    CHECK(slow.sent == 1 && slow.late == 0 && slow.errors == 0, "uploader at two closes: %d sent, %d late, %d errors",
+          slow.sent, slow.late, slow.errors);
+    EXPECT(sluice_open(dir, config, &h), SLUICE_OK);
+    after = sluice_stats_json(h);
+    CHECK(after && strstr(after, "\"pending_events\":0") != NULL, "the batch answered at two closes was kept: %s",
+          after ? after : "");
     sluice_string_free(after);
     EXPECT(sluice_close(h), SLUICE_OK);
 
