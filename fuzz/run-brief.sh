@@ -23,6 +23,7 @@ cargo +nightly fuzz build --dev
 seeds() {
     case "$1" in
         config) echo ../conf ;;
+        toml_reader) echo "seeds/toml_reader ../conf" ;;
         http_decode) echo seeds/http_decode ;;
         flume_convert) echo ../tests/data/flume ;;
         avro_reply) echo seeds/avro_reply ;;

@@ -8,6 +8,7 @@ mod located;
 mod mobile;
 pub mod raw;
 mod resolve;
+pub mod toml;
 
 pub use located::{ComponentConfig, Location};
 pub use mobile::{MobileSpec, UploadOn, APP_CHANNEL};
@@ -52,7 +53,7 @@ impl Config {
                 path.display()
             )));
         }
-        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| file.toml_error(&e))?;
+        let raw = read_raw(text, &file)?;
         let topology = resolve::resolve(raw, &file, registry, resolve::Reader::Agent)?;
         Ok(Config { path: path.to_path_buf(), topology })
     }
@@ -71,10 +72,16 @@ impl Config {
                 "<config>: the configuration is empty: expected at least one [sinks.*] to upload to",
             ));
         }
-        let raw: raw::RawConfig = toml::from_str(text).map_err(|e| file.toml_error(&e))?;
+        let raw = read_raw(text, &file)?;
         let topology = resolve::resolve(raw, &file, registry, resolve::Reader::Mobile(data_dir))?;
         Ok(Config { path: path.to_path_buf(), topology })
     }
+}
+
+/// Parses `text` and sorts it into sections.
+fn read_raw(text: &str, file: &Location) -> Result<raw::RawConfig> {
+    let document = toml::parse(text).map_err(|e| file.parse_error(&e))?;
+    raw::RawConfig::from_document(&document).map_err(|e| file.value_error(&e, "", &(0..0)))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Turning byte spans into `file:line` and naming the offending key.
 
+use super::toml::{self, ParseError, Table, Value};
 use crate::error::{Error, Result};
 use serde::de::DeserializeOwned;
 use std::ops::Range;
@@ -29,12 +30,29 @@ impl Location {
         Error::config(format!("{}:{}: {message}", self.path.display(), self.line_of(span.start)))
     }
 
-    /// A TOML or serde error, with its line when it has a span.
-    pub fn toml_error(&self, e: &toml::de::Error) -> Error {
-        let message = e.message().trim_end().to_string();
-        match e.span() {
-            Some(span) => self.error(&span, message),
-            None => Error::config(format!("{}: {message}", self.path.display())),
+    /// Text that is not TOML, at its line.
+    pub fn parse_error(&self, e: &ParseError) -> Error {
+        self.error(&e.span, format!("not valid TOML: {}", e.message))
+    }
+
+    /// A value that does not fit its key, at the value's line (else at `fallback`'s),
+    /// named `prefix.path.to.key`.
+    pub fn value_error(&self, e: &toml::Error, prefix: &str, fallback: &Range<usize>) -> Error {
+        let span = e.span().unwrap_or_else(|| fallback.clone());
+        let mut path = e.path();
+        // `missing field `x``: a table-level error, about key x.
+        if let Some(missing) = e.message().strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+            path = if path.is_empty() { missing.to_string() } else { format!("{path}.{missing}") };
+        }
+        let name = match (prefix.is_empty(), path.is_empty()) {
+            (true, _) => path,
+            (false, true) => prefix.to_string(),
+            (false, false) if path.starts_with('[') => format!("{prefix}{path}"),
+            (false, false) => format!("{prefix}.{path}"),
+        };
+        match name.is_empty() {
+            true => self.error(&span, e.message()),
+            false => self.error(&span, format!("{name}: {}", e.message())),
         }
     }
 
@@ -74,7 +92,7 @@ pub struct ComponentConfig {
     /// The `type` key.
     pub kind: String,
     /// Every key but those the topology itself reads.
-    pub table: toml::Table,
+    pub table: Table,
     pub(crate) span: Range<usize>,
     pub(crate) file: Location,
 }
@@ -86,16 +104,8 @@ impl ComponentConfig {
     /// # Errors
     /// `file:line: section.name.key: message`.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
-        toml::Value::Table(self.table.clone()).try_into().map_err(|e: toml::de::Error| {
-            let message = e.message().trim_end().to_string();
-            let key = guess_key(&message, &self.table);
-            let span = key.as_deref().map_or(self.span.clone(), |k| self.file.key_span(&self.span, k));
-            let path = key.map_or_else(
-                || format!("{}.{}", self.section, self.name),
-                |k| format!("{}.{}.{k}", self.section, self.name),
-            );
-            self.file.error(&span, format!("{path}: {message}"))
-        })
+        toml::from_table(&self.table)
+            .map_err(|e| self.file.value_error(&e, &format!("{}.{}", self.section, self.name), &self.span))
     }
 
     /// A component of type `kind` whose keys are the TOML `text` (for unit tests
@@ -105,53 +115,17 @@ impl ComponentConfig {
     /// `text` is not a TOML table.
     pub fn from_toml(kind: &str, text: &str) -> Result<ComponentConfig> {
         let file = Location::file(Path::new("test.toml"), text);
-        let table: toml::Table = toml::from_str(text).map_err(|e| file.toml_error(&e))?;
+        let table = toml::parse(text).map_err(|e| file.parse_error(&e))?;
         Ok(ComponentConfig { section: "test", name: kind.into(), kind: kind.into(), table, span: 0..text.len(), file })
     }
 
     /// An error about key `key` of this component.
     pub fn error(&self, key: &str, message: impl std::fmt::Display) -> Error {
-        let span = self.file.key_span(&self.span, key);
+        let span = self.table.get(key).map_or_else(|| self.file.key_span(&self.span, key), |v| v.span.clone());
         self.file.error(&span, format!("{}.{}.{key}: {message}", self.section, self.name))
     }
 }
 
-/// Finds which key a serde message is about: `unknown field `x``, `missing field `x``,
-/// or a value error for a key that is present.
-fn guess_key(message: &str, table: &toml::Table) -> Option<String> {
-    if let Some(start) = message.find('`') {
-        let rest = &message[start + 1..];
-        if let Some(end) = rest.find('`') {
-            if message.starts_with("unknown field")
-                || message.starts_with("missing field")
-                || table.contains_key(&rest[..end])
-            {
-                return Some(rest[..end].to_string());
-            }
-        }
-    }
-    table
-        .iter()
-        .find(|(k, v)| mentions(message, v) || message.contains(&format!("`{k}`")))
-        .map(|(k, _)| k.clone())
-        .or_else(|| table.keys().find(|k| message.contains(k.as_str())).cloned())
-}
-
-/// Whether the message quotes this value (or one nested in it).
-fn mentions(message: &str, value: &toml::Value) -> bool {
-    match value {
-        toml::Value::String(s) => message.contains(&format!("{s:?}")),
-        toml::Value::Table(t) => t.values().any(|v| mentions(message, v)),
-        toml::Value::Array(a) => a.iter().any(|v| mentions(message, v)),
-        _ => false,
-    }
-}
-
-pub(crate) fn parse_value<T: DeserializeOwned>(
-    value: toml::Value,
-    file: &Location,
-    span: &Range<usize>,
-    what: &str,
-) -> Result<T> {
-    value.try_into().map_err(|e: toml::de::Error| file.error(span, format!("{what}: {}", e.message().trim_end())))
+pub(crate) fn parse_value<T: DeserializeOwned>(value: &Value, file: &Location, what: &str) -> Result<T> {
+    toml::from_value(value).map_err(|e| file.value_error(&e, what, &value.span))
 }

@@ -3,6 +3,7 @@
 use super::located::{parse_value, ComponentConfig, Location};
 use super::mobile::{MobileSpec, APP_CHANNEL};
 use super::raw::{RawBatch, RawChannel, RawConfig, RawRateLimit, RawRetry, RawSelector};
+use super::toml::{Kind, Spanned, Table, Value};
 use crate::channel::Capacity;
 use crate::error::Result;
 use crate::registry::Registry;
@@ -10,7 +11,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-use toml::Spanned;
 
 /// Everything the agent builds, resolved and checked.
 #[derive(Debug, Clone)]
@@ -151,7 +151,8 @@ pub(super) fn resolve(
             let (spec, channel) = super::mobile::resolve(&raw, file)?;
             agent.data_dir = dir.to_path_buf();
             for table in raw.sinks.values_mut() {
-                table.get_mut().entry("channel").or_insert_with(|| toml::Value::String(APP_CHANNEL.into()));
+                let at = table.span();
+                table.get_mut().entry("channel".into()).or_insert_with(|| Value::string(APP_CHANNEL, at));
             }
             (vec![channel], Some(spec))
         }
@@ -224,7 +225,7 @@ fn resolve_agent(raw: &RawConfig, file: &Location) -> Result<AgentSpec> {
 fn component(
     section: &'static str,
     name: &str,
-    table: &Spanned<toml::Table>,
+    table: &Spanned<Table>,
     file: &Location,
     skip: &[&str],
 ) -> Result<ComponentConfig> {
@@ -234,7 +235,7 @@ fn component(
         rest.remove(*key);
     }
     let kind = match rest.remove("type") {
-        Some(toml::Value::String(kind)) => kind,
+        Some(Value { kind: Kind::String(kind), .. }) => kind,
         Some(_) => {
             return Err(file.error(&file.key_span(&span, "type"), format!("{section}.{name}.type: expected a string")))
         }
@@ -243,7 +244,7 @@ fn component(
     Ok(ComponentConfig { section, name: name.to_string(), kind, table: rest, span, file: file.clone() })
 }
 
-fn resolve_channel(name: &str, table: &Spanned<toml::Table>, file: &Location) -> Result<ChannelSpec> {
+fn resolve_channel(name: &str, table: &Spanned<Table>, file: &Location) -> Result<ChannelSpec> {
     let c = ComponentConfig {
         section: "channels",
         name: name.into(),
@@ -286,7 +287,7 @@ fn resolve_channel(name: &str, table: &Spanned<toml::Table>, file: &Location) ->
 
 fn resolve_source(
     name: &str,
-    table: &Spanned<toml::Table>,
+    table: &Spanned<Table>,
     file: &Location,
     registry: &Registry,
     known: &BTreeSet<&str>,
@@ -295,9 +296,7 @@ fn resolve_source(
     let span = table.span();
     let t = table.get_ref();
     let channels: Vec<String> = match t.get("channels") {
-        Some(v) => {
-            parse_value(v.clone(), file, &file.key_span(&span, "channels"), &format!("sources.{name}.channels"))?
-        }
+        Some(v) => parse_value(v, file, &format!("sources.{name}.channels"))?,
         None => return Err(file.error(&span, format!("sources.{name}: missing key `channels`"))),
     };
     if channels.is_empty() {
@@ -308,8 +307,8 @@ fn resolve_source(
             return Err(component.error("channels", format!("no channel named {c:?} (defined: {})", list(known))));
         }
     }
-    let interceptors = match t.get("interceptors") {
-        Some(toml::Value::Array(items)) => items
+    let interceptors = match t.get("interceptors").map(|v| &v.kind) {
+        Some(Kind::Array(items)) => items
             .iter()
             .enumerate()
             .map(|(i, item)| interceptor(&component, i, item, registry))
@@ -321,8 +320,7 @@ fn resolve_source(
     };
     let selector = match t.get("selector") {
         Some(v) => {
-            let raw: RawSelector =
-                parse_value(v.clone(), file, &file.key_span(&span, "selector"), &format!("sources.{name}.selector"))?;
+            let raw: RawSelector = parse_value(v, file, &format!("sources.{name}.selector"))?;
             crate::selector::Selector::from_raw(raw, &channels).map_err(|m| component.error("selector", m))?
         }
         None => crate::selector::Selector::Replicating(channels.clone()),
@@ -331,15 +329,15 @@ fn resolve_source(
     Ok(SourceSpec { component, channels, interceptors, selector })
 }
 
-fn interceptor(source: &ComponentConfig, i: usize, item: &toml::Value, registry: &Registry) -> Result<ComponentConfig> {
-    let toml::Value::Table(table) = item else {
+fn interceptor(source: &ComponentConfig, i: usize, item: &Value, registry: &Registry) -> Result<ComponentConfig> {
+    let Kind::Table(table) = &item.kind else {
         return Err(source.error("interceptors", format!("item {i}: expected a table like {{ type = \"host\" }}")));
     };
     let mut table = table.clone();
-    let Some(toml::Value::String(kind)) = table.remove("type") else {
+    let Some(Value { kind: Kind::String(kind), .. }) = table.remove("type") else {
         return Err(source.error("interceptors", format!("item {i}: missing string key `type`")));
     };
-    let span = source.file.key_span(&source.span, "interceptors");
+    let span = item.span.clone();
     let c = ComponentConfig {
         section: "sources",
         name: format!("{}.interceptors[{i}]", source.name),
@@ -354,7 +352,7 @@ fn interceptor(source: &ComponentConfig, i: usize, item: &toml::Value, registry:
 
 fn resolve_sink(
     name: &str,
-    table: &Spanned<toml::Table>,
+    table: &Spanned<Table>,
     file: &Location,
     registry: &Registry,
     known: &BTreeSet<&str>,
@@ -362,21 +360,19 @@ fn resolve_sink(
     let component = component("sinks", name, table, file, &SINK_KEYS)?;
     let span = table.span();
     let t = table.get_ref();
-    let channel = match t.get("channel") {
-        Some(toml::Value::String(c)) => c.clone(),
+    let channel = match t.get("channel").map(|v| &v.kind) {
+        Some(Kind::String(c)) => c.clone(),
         Some(_) => return Err(component.error("channel", "expected a channel name")),
         None => return Err(file.error(&span, format!("sinks.{name}: missing key `channel`"))),
     };
     if !known.contains(channel.as_str()) {
         return Err(component.error("channel", format!("no channel named {channel:?} (defined: {})", list(known))));
     }
-    let get = |key: &str| t.get(key).cloned().unwrap_or_else(|| toml::Value::Table(Default::default()));
-    let batch: RawBatch =
-        parse_value(get("batch"), file, &file.key_span(&span, "batch"), &format!("sinks.{name}.batch"))?;
-    let retry: RawRetry =
-        parse_value(get("retry"), file, &file.key_span(&span, "retry"), &format!("sinks.{name}.retry"))?;
-    let rate: RawRateLimit =
-        parse_value(get("rate_limit"), file, &file.key_span(&span, "rate_limit"), &format!("sinks.{name}.rate_limit"))?;
+    let empty = Value::empty_table(span.clone());
+    let get = |key: &str| t.get(key).unwrap_or(&empty);
+    let batch: RawBatch = parse_value(get("batch"), file, &format!("sinks.{name}.batch"))?;
+    let retry: RawRetry = parse_value(get("retry"), file, &format!("sinks.{name}.retry"))?;
+    let rate: RawRateLimit = parse_value(get("rate_limit"), file, &format!("sinks.{name}.rate_limit"))?;
     let mut runner =
         crate::runner::RunnerOptions::from_raw(batch, retry, rate).map_err(|(key, m)| component.error(key, m))?;
     runner.workers = sink_workers(t.get("workers"), &component)?;
@@ -385,10 +381,10 @@ fn resolve_sink(
 }
 
 /// `workers = N`: batches in flight at once.
-fn sink_workers(value: Option<&toml::Value>, component: &ComponentConfig) -> Result<usize> {
-    let n = match value {
+fn sink_workers(value: Option<&Value>, component: &ComponentConfig) -> Result<usize> {
+    let n = match value.map(|v| &v.kind) {
         None => return Ok(1),
-        Some(toml::Value::Integer(n)) if (1..=MAX_WORKERS).contains(n) => *n,
+        Some(Kind::Integer(n)) if (1..=MAX_WORKERS).contains(n) => *n,
         Some(_) => return Err(component.error("workers", format!("expected a whole number from 1 to {MAX_WORKERS}"))),
     };
     if n > 1 && takes_one_worker(&component.kind) {
