@@ -21,11 +21,23 @@ impl Default for Histogram {
     }
 }
 
+/// The first bucket whose bound, 1.25^i, is at least `value` (the last if none is).
+///
+/// A binary search over `powi` rather than `ln(value) / ln(1.25)`: `ln` was the one
+/// function the agent took from libm, and without it the binary no longer loads
+/// libm at all (~0.3 MiB less resident memory when idle, BENCHMARKS.md).
 fn bucket_of(value: u64) -> usize {
-    if value <= 1 {
-        return 0;
+    let v = value as f64;
+    let (mut low, mut high) = (0, BUCKETS - 1);
+    while low < high {
+        let mid = (low + high) / 2;
+        if GROWTH.powi(mid as i32) >= v {
+            high = mid;
+        } else {
+            low = mid + 1;
+        }
     }
-    ((value as f64).ln() / GROWTH.ln()).ceil().min((BUCKETS - 1) as f64) as usize
+    low
 }
 
 fn upper_bound(bucket: usize) -> u64 {
@@ -76,5 +88,17 @@ mod tests {
         assert!((500.0..=625.0).contains(&p50), "p50 {p50}");
         assert!((990.0..=1240.0).contains(&p99), "p99 {p99}");
         assert_eq!(Histogram::default().quantile(0.5), 0);
+    }
+
+    #[test]
+    fn buckets_are_the_first_bound_at_or_above_the_value() {
+        for v in [0, 1, 2, 3, 100, 1_000, 86_400_000, u64::MAX] {
+            let i = bucket_of(v);
+            let expected = (0..BUCKETS).find(|&i| GROWTH.powi(i as i32) >= v as f64).unwrap_or(BUCKETS - 1);
+            assert_eq!(i, expected, "value {v}");
+        }
+        assert_eq!(bucket_of(1), 0);
+        assert_eq!(bucket_of(2), 4, "1.25^3 < 2 <= 1.25^4");
+        assert_eq!(bucket_of(u64::MAX), BUCKETS - 1);
     }
 }
