@@ -152,8 +152,10 @@ class SluiceTest {
             batchIds.add(request.headers.single { it.first == "X-Sluice-Batch" }.second)
             when (calls.incrementAndGet()) {
                 1 -> throw IllegalStateException("a bug in the app's uploader")
-                2 -> UploadResponse.Failed("no route to host")
-                3 -> UploadResponse.Answered(503, "0", "busy".toByteArray())
+                // An Error, not an Exception: what a missing class of the app's HTTP library throws.
+                2 -> throw NoClassDefFoundError("okhttp3/OkHttpClient")
+                3 -> UploadResponse.Failed("no route to host")
+                4 -> UploadResponse.Answered(503, "0", "busy".toByteArray())
                 else -> real.upload(request)
             }
         }
@@ -165,7 +167,7 @@ class SluiceTest {
             assertTrue("flush did not deliver: ${sluice.stats()}", sluice.flush(10_000))
         }
         assertEquals((0 until 10).map { "event $it" }, events().map { Regex("\"body\":\"([^\"]*)\"").find(it)!!.groupValues[1] })
-        assertEquals("three failed attempts, then one that delivered: $batchIds", 4, calls.get())
+        assertEquals("four failed attempts, then one that delivered: $batchIds", 5, calls.get())
         assertEquals("one batch id across the retries: $batchIds", 1, batchIds.toSet().size)
     }
 
