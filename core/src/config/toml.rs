@@ -6,7 +6,10 @@
 //! crate (0.9) took: TOML 1.0 plus TOML 1.1's multi-line inline tables with
 //! trailing commas and its `\e` and `\xXX` escapes. Date-time values are the one
 //! exception: no Sluice key takes one, so they are refused with a message that
-//! says so. A differential test and fuzz target hold it to the `toml` crate's answers.
+//! says so. So are values nested more than 64 deep (header parts, dotted-key parts
+//! and inline arrays and tables counted together), so that a hostile file cannot
+//! exhaust the stack. A differential test and fuzz target hold it to the `toml`
+//! crate's answers.
 //!
 //! [`parse`] turns text into a [`Table`] of [`Value`]s; `&Value` is a serde
 //! [`serde::Deserializer`] whose errors carry the span and key path of the value
@@ -18,7 +21,7 @@ mod parse;
 mod tests;
 
 pub use de::{from_table, from_value, Error};
-pub use parse::{parse, ParseError};
+pub use parse::{parse, ParseError, TOO_DEEP};
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -31,7 +34,10 @@ pub type Table = BTreeMap<String, Value>;
 pub struct Value {
     /// What the value is.
     pub kind: Kind,
-    /// Where it is: the value itself, or a table's `[header]`.
+    /// Where it is: the value itself; for a table made by a `[header]` the header
+    /// (for one only named in a header's path, the first header naming it); for a
+    /// table made by a dotted key, that key part; for an array of tables, its first
+    /// `[[header]]`.
     pub span: Range<usize>,
 }
 

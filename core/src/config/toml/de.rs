@@ -1,7 +1,7 @@
 //! `&Value` as a serde deserializer whose errors say which key and which bytes were wrong.
 
 use super::{Kind, Table, Value};
-use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
+use serde::de::{self, DeserializeOwned, Error as _, IntoDeserializer, Visitor};
 use std::fmt;
 use std::ops::Range;
 
@@ -181,31 +181,33 @@ struct Variant<'de> {
 
 impl<'de> de::EnumAccess<'de> for Variant<'de> {
     type Error = Error;
-    type Variant = &'de Value;
+    type Variant = Variant<'de>;
 
-    fn variant_seed<S: de::DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, &'de Value), Error> {
+    fn variant_seed<S: de::DeserializeSeed<'de>>(self, seed: S) -> Result<(S::Value, Variant<'de>), Error> {
         let name: de::value::BorrowedStrDeserializer<'de, Error> = de::value::BorrowedStrDeserializer::new(self.name);
-        Ok((seed.deserialize(name)?, self.value))
+        let variant = seed.deserialize(name).map_err(|e| e.in_key(self.name, &self.value.span))?;
+        Ok((variant, self))
     }
 }
 
-impl<'de> de::VariantAccess<'de> for &'de Value {
+/// The variant's data; errors in it name the variant in their path.
+impl<'de> de::VariantAccess<'de> for Variant<'de> {
     type Error = Error;
 
     fn unit_variant(self) -> Result<(), Error> {
-        Err(de::Error::custom("expected the variant's name as a string"))
+        Err(Error::custom("expected the variant's name as a string").in_key(self.name, &self.value.span))
     }
 
     fn newtype_variant_seed<T: de::DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, Error> {
-        seed.deserialize(self)
+        seed.deserialize(self.value).map_err(|e| e.in_key(self.name, &self.value.span))
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, Error> {
-        de::Deserializer::deserialize_any(self, visitor)
+        de::Deserializer::deserialize_any(self.value, visitor).map_err(|e| e.in_key(self.name, &self.value.span))
     }
 
     fn struct_variant<V: Visitor<'de>>(self, _fields: &'static [&'static str], visitor: V) -> Result<V::Value, Error> {
-        de::Deserializer::deserialize_any(self, visitor)
+        de::Deserializer::deserialize_any(self.value, visitor).map_err(|e| e.in_key(self.name, &self.value.span))
     }
 }
 
@@ -231,9 +233,13 @@ impl<'de> de::Deserializer<'de> for TableRef<'de> {
         visitor.visit_some(self)
     }
 
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _name: &'static str, visitor: V) -> Result<V::Value, Error> {
+        visitor.visit_newtype_struct(self)
+    }
+
     serde::forward_to_deserialize_any! {
         bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
         bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
-        newtype_struct enum ignored_any
+        enum ignored_any
     }
 }

@@ -16,9 +16,13 @@ pub struct ParseError {
     pub span: Range<usize>,
 }
 
-/// Deepest nesting of inline arrays and tables, and longest dotted key: a
-/// configuration never comes near it, and a hostile file must not exhaust the stack.
+/// Deepest a value may sit in the document, counting header parts, dotted-key parts
+/// and inline arrays and tables together: a configuration never comes near it, and a
+/// hostile file must not exhaust the stack (building, cloning and dropping a tree recurse).
 const MAX_DEPTH: usize = 64;
+
+/// The message of a document nested past [`MAX_DEPTH`].
+pub const TOO_DEEP: &str = "keys, arrays and inline tables nested more than 64 deep";
 
 /// Reads `text` as a TOML document.
 ///
@@ -30,19 +34,30 @@ pub fn parse(text: &str) -> Result<Table, ParseError> {
         p.pos = '\u{feff}'.len_utf8();
     }
     let mut root = Branch::new(State::Header, 0..0);
-    let mut current: Vec<String> = Vec::new();
+    // The table after the last header, out of the tree while its lines are read:
+    // finding it from the root for every line would cost the header's length each time.
+    let mut section: Option<(Vec<String>, Branch)> = None;
     loop {
         p.skip_blank()?;
         let Some(c) = p.peek() else { break };
         if c == b'[' {
             let (keys, array, span) = p.header()?;
+            if let Some((path, branch)) = section.take() {
+                *slot(&mut root, &path)? = branch;
+            }
             define_table(&mut root, &keys, array, span)?;
-            current = keys.into_iter().map(|(k, _)| k).collect();
+            let path: Vec<String> = keys.into_iter().map(|(k, _)| k).collect();
+            let branch = std::mem::replace(slot(&mut root, &path)?, Branch::new(State::Header, 0..0));
+            p.depth = path.len();
+            section = Some((path, branch));
         } else {
             let (keys, value) = p.key_value()?;
             p.end_of_line()?;
-            insert(branch_at(&mut root, &current)?, keys, value)?;
+            insert(section.as_mut().map_or(&mut root, |(_, b)| b), keys, value)?;
         }
+    }
+    if let Some((path, branch)) = section.take() {
+        *slot(&mut root, &path)? = branch;
     }
     Ok(freeze_table(root.entries))
 }
@@ -125,8 +140,8 @@ fn define_table(root: &mut Branch, keys: &Keys, array: bool, span: Range<usize>)
     Ok(())
 }
 
-/// The table that `key = value` lines go into after header `path`.
-fn branch_at<'b>(root: &'b mut Branch, path: &[String]) -> Result<&'b mut Branch, ParseError> {
+/// The table header `path` names: the last of an array of tables.
+fn slot<'b>(root: &'b mut Branch, path: &[String]) -> Result<&'b mut Branch, ParseError> {
     let mut branch = root;
     for key in path {
         branch = match branch.entries.get_mut(key) {
@@ -145,7 +160,8 @@ fn last_of<'b>(tables: &'b mut [Branch], span: &Range<usize>) -> Result<&'b mut 
     tables.last_mut().ok_or_else(|| error("an array of tables with no table", span.clone()))
 }
 
-/// `a.b.c = value` in `branch`: `a` and `b` are created, or must have been created by dotted keys.
+/// `a.b.c = value` in `branch`: `a` and `b` are created, or must be tables that no
+/// header defined (made by dotted keys, or only named as a prefix of a header).
 fn insert(branch: &mut Branch, keys: Keys, value: Value) -> Result<(), ParseError> {
     let Some(((last, last_span), prefix)) = keys.split_last() else {
         return Err(error("expected a key", value.span));
@@ -157,7 +173,7 @@ fn insert(branch: &mut Branch, keys: Keys, value: Value) -> Result<(), ParseErro
             .entry(key.clone())
             .or_insert_with(|| Node::Table(Branch::new(State::Dotted, key_span.clone())));
         branch = match node {
-            Node::Table(b) if b.state == State::Dotted => b,
+            Node::Table(b) if b.state != State::Header => b,
             _ => {
                 return Err(error(
                     format!("`{}` is already defined: dotted keys cannot add to it", dotted(&keys[..=i])),
@@ -190,9 +206,11 @@ fn freeze(node: Node) -> Value {
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
+    /// How deep the table being filled sits: its header's parts, plus the dotted
+    /// keys and inline values around the cursor.
     depth: usize,
     /// Inline tables open around the cursor: inside one, new lines and comments
-    /// count as spaces around keys and `=` too (as the `toml` crate reads them).
+    /// may stand around `=` too (as the `toml` crate reads them), not inside a dotted key.
     inline: usize,
 }
 
@@ -210,7 +228,21 @@ impl Parser<'_> {
     }
 
     fn error(&self, message: impl Into<String>) -> ParseError {
-        error(message, self.pos..self.pos + 1)
+        error(message, self.span(self.pos, self.pos + 1))
+    }
+
+    /// `start..end`, kept inside the text and on character boundaries, so that
+    /// `&text[span]` never panics.
+    fn span(&self, start: usize, end: usize) -> Range<usize> {
+        let len = self.text.len();
+        let (mut start, mut end) = (start.min(len), end.min(len));
+        while !self.text.is_char_boundary(start) {
+            start -= 1;
+        }
+        while !self.text.is_char_boundary(end) {
+            end += 1;
+        }
+        start..end
     }
 
     fn expect(&mut self, byte: u8, message: &str) -> Result<(), ParseError> {
@@ -227,7 +259,7 @@ impl Parser<'_> {
         }
     }
 
-    /// Spaces around keys and `=`: plus new lines and comments inside an inline table.
+    /// Spaces around `=`; inside an inline table, new lines and comments too.
     fn skip_key_space(&mut self) -> Result<(), ParseError> {
         match self.inline {
             0 => {
@@ -295,6 +327,7 @@ impl Parser<'_> {
     /// `[a.b]` or `[[a.b]]`, with the rest of its line.
     fn header(&mut self) -> Result<(Keys, bool, Range<usize>), ParseError> {
         let start = self.pos;
+        self.depth = 0;
         let array = self.peek_at(1) == Some(b'[');
         self.pos += if array { 2 } else { 1 };
         let keys = self.key()?;
@@ -311,7 +344,7 @@ impl Parser<'_> {
     fn key(&mut self) -> Result<Keys, ParseError> {
         let mut keys = Vec::new();
         loop {
-            self.skip_key_space()?;
+            self.skip_ws();
             let start = self.pos;
             let key = match self.peek() {
                 Some(b'"') if !self.rest().starts_with("\"\"\"") => self.basic_string()?,
@@ -325,9 +358,9 @@ impl Parser<'_> {
                 _ => return Err(self.error("expected a key (letters, digits, `_`, `-`, or a quoted string)")),
             };
             keys.push((key, start..self.pos));
-            self.skip_key_space()?;
-            if keys.len() > MAX_DEPTH {
-                return Err(error(format!("a key of more than {MAX_DEPTH} parts"), start..self.pos));
+            self.skip_ws();
+            if self.depth + keys.len() > MAX_DEPTH {
+                return Err(error(TOO_DEEP, start..self.pos));
             }
             if self.peek() != Some(b'.') {
                 return Ok(keys);
@@ -338,10 +371,14 @@ impl Parser<'_> {
 
     fn key_value(&mut self) -> Result<(Keys, Value), ParseError> {
         let keys = self.key()?;
+        self.skip_key_space()?;
         self.expect(b'=', "expected `=` after a key")?;
         self.skip_key_space()?;
-        let value = self.value()?;
-        Ok((keys, value))
+        let outer = self.depth;
+        self.depth += keys.len();
+        let value = self.value();
+        self.depth = outer;
+        Ok((keys, value?))
     }
 
     fn value(&mut self) -> Result<Value, ParseError> {
@@ -376,7 +413,7 @@ impl Parser<'_> {
     /// Runs `f` one level deeper, refusing to nest past [`MAX_DEPTH`].
     fn nested<T>(&mut self, f: fn(&mut Self) -> Result<T, ParseError>) -> Result<T, ParseError> {
         if self.depth >= MAX_DEPTH {
-            return Err(self.error(format!("arrays and inline tables nested more than {MAX_DEPTH} deep")));
+            return Err(self.error(TOO_DEEP));
         }
         self.depth += 1;
         let result = f(self);

@@ -84,6 +84,9 @@ const VALID: &[&str] = &[
     // TOML 1.1, which the reference (toml 0.9) reads and so do we.
     "a = { b = 1,\n  # comment\n  c = 2,\n}\nesc = \"\\e \\x41\"\n",
     "1234 = 'digits as a key'\ntrue = 1\n-dash_ = 2\n",
+    // Dotted keys may pass through a table only named by a header, which a header may then define.
+    "[a.b.c]\n[a]\nb.x.y = 1\n[a.b]\n",
+    "a = { b\n  = 1 }\n",
     "\u{feff}a = 1\n",
     "a = \"é ü 中文 🚀\" # comment with ünïcode\n",
     "[sinks.up]\ntype = \"http\"\nurl = \"http://127.0.0.1:9/\"\nbatch = { max_events = 5000, max_bytes = \"4MiB\", linger = \"50ms\" }\n",
@@ -109,6 +112,12 @@ const INVALID: &[&str] = &[
     "[[a]]\n[a]",
     "[a]\n[[a]]",
     "a = { b = 1,, }",
+    "a = { b\n.c = 1 }",
+    "a = { b.\nc = 1 }",
+    "a = { b. # comment\n c = 1 }",
+    "[a.b.c]\n[a]\nb.x.y = 1\n[a.b.x]",
+    "[a.b.c]\n[a]\nb.c.y = 1",
+    "[a.b]\n[a]\nb.c = 1",
     "a = { , }",
     "a = 1e400",
     "a = { b = 1, b = 2 }",
@@ -183,10 +192,16 @@ fn date_times_are_refused_with_a_reason() -> Result<(), String> {
 fn nesting_is_bounded_and_reported() -> Result<(), String> {
     let deep = format!("a = {}{}", "[".repeat(10_000), "]".repeat(10_000));
     let e = parse(&deep).err().ok_or("accepted 10,000 nested arrays")?;
-    assert!(e.message.contains("nested more than 64 deep"), "{}", e.message);
+    assert_eq!(e.message, parse::TOO_DEEP);
     let long_key = format!("{} = 1", vec!["k"; 1_000].join("."));
-    assert!(parse(&long_key).is_err());
-    let fine = format!("a = {}{}", "[".repeat(64), "]".repeat(64));
+    assert_eq!(parse(&long_key).map_err(|e| e.message), Err(parse::TOO_DEEP.to_string()));
+    // Limits add up: 64 inline tables each opened by a 64-part dotted key stay within 64.
+    let dotted = vec!["k"; 64].join(".");
+    let multiplied = format!("a = {}1{}", format!("{{ {dotted} = ").repeat(64), " }".repeat(64));
+    assert_eq!(parse(&multiplied).map_err(|e| e.message), Err(parse::TOO_DEEP.to_string()));
+    let header = format!("[{}]\n{} = 1\n", vec!["h"; 40].join("."), vec!["k"; 30].join("."));
+    assert_eq!(parse(&header).map_err(|e| e.message), Err(parse::TOO_DEEP.to_string()));
+    let fine = format!("a = {}{}", "[".repeat(63), "]".repeat(63));
     assert!(parse(&fine).is_ok());
     Ok(())
 }
@@ -200,6 +215,16 @@ fn errors_point_at_the_offending_bytes() -> Result<(), String> {
     let e = parse(text).err().ok_or("accepted a table defined twice")?;
     assert_eq!((e.message.as_str(), e.span.start), ("`a` is defined twice", 11));
     Ok(())
+}
+
+#[test]
+fn error_spans_stay_inside_the_text_and_on_character_boundaries() {
+    for text in ["a = \"\\é\"", "a = \"\\u12", "a = \"\\U0001F60", "é = 1", "a = 1 é", "a = [1 é]", "[é]"] {
+        match parse(text) {
+            Ok(t) => panic!("accepted {text:?}: {t:?}"),
+            Err(e) => assert!(text.get(e.span.clone()).is_some(), "{text:?}: span {:?} of {:?}", e.span, e.message),
+        }
+    }
 }
 
 #[test]
@@ -289,4 +314,26 @@ fn errors_carry_the_key_path_and_the_value_span() {
             }
         }
     }
+}
+
+#[derive(Debug, Deserialize, PartialEq)]
+struct Wrapped(Batch);
+
+#[derive(Debug, Deserialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+enum Limit {
+    Events(u32),
+    Unlimited,
+}
+
+#[test]
+fn newtype_structs_and_enum_variants_with_data() -> Result<(), String> {
+    let doc = parse("max_events = 3\n").map_err(|e| e.message)?;
+    assert_eq!(from_table::<Wrapped>(&doc), Ok(Wrapped(Batch { max_events: Some(3) })));
+    let doc = parse("a = 'unlimited'\nb = { events = 5 }\nc = { events = 'many' }\n").map_err(|e| e.message)?;
+    assert_eq!(from_value::<Limit>(&doc["a"]), Ok(Limit::Unlimited));
+    assert_eq!(from_value::<Limit>(&doc["b"]), Ok(Limit::Events(5)));
+    let e = from_value::<Limit>(&doc["c"]).err().ok_or("accepted a string as u32")?;
+    assert_eq!(e.path(), "events", "{}", e.message());
+    Ok(())
 }

@@ -8,7 +8,7 @@ impl Parser<'_> {
         self.pos += 1;
         let mut out = String::new();
         loop {
-            let run = self.plain_run(false);
+            let run = self.plain_run();
             out.push_str(run);
             match self.peek() {
                 Some(b'"') => {
@@ -30,7 +30,7 @@ impl Parser<'_> {
         self.skip_first_newline();
         let mut out = String::new();
         loop {
-            out.push_str(self.plain_run(true));
+            out.push_str(self.plain_run());
             match self.peek() {
                 Some(b'"') => {
                     if let Some(quotes) = self.closing_quotes(b'"')? {
@@ -99,12 +99,12 @@ impl Parser<'_> {
         }
     }
 
-    /// Bytes up to the next quote, backslash, control character or (unless
-    /// `multiline`) new line; multi-byte UTF-8 is never split, since every stop is ASCII.
-    fn plain_run(&mut self, multiline: bool) -> &str {
+    /// Bytes up to the next quote, backslash or control character (new lines
+    /// included); multi-byte UTF-8 is never split, since every stop is ASCII.
+    fn plain_run(&mut self) -> &str {
         let start = self.pos;
         while let Some(c) = self.peek() {
-            if c == b'"' || c == b'\\' || is_control(c) || (multiline && c == b'\n') {
+            if c == b'"' || c == b'\\' || is_control(c) {
                 break;
             }
             self.pos += 1;
@@ -170,7 +170,7 @@ impl Parser<'_> {
             _ => {
                 return Err(super::error(
                     "invalid escape: expected one of \\b \\t \\n \\f \\r \\e \\\" \\\\ \\xXX \\uXXXX \\UXXXXXXXX",
-                    at..at + 2,
+                    self.span(at, at + 2),
                 ))
             }
         };
@@ -180,8 +180,9 @@ impl Parser<'_> {
     fn unicode_escape(&mut self, at: usize, digits: usize) -> Result<char, ParseError> {
         let hex = self.text.get(self.pos..self.pos + digits).filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
         let c = hex.and_then(|h| u32::from_str_radix(h, 16).ok()).and_then(char::from_u32);
+        let span = self.span(at, self.pos + digits);
         let c = c.ok_or_else(|| {
-            super::error("invalid unicode escape: expected hex digits of a Unicode scalar value", at..self.pos + digits)
+            super::error("invalid unicode escape: expected hex digits of a Unicode scalar value", span)
         })?;
         self.pos += digits;
         Ok(c)
