@@ -92,6 +92,30 @@ mod tests {
     const SINK: &str = "[sinks.up]\ntype = \"http\"\nurl = \"http://127.0.0.1:9/\"\n";
 
     #[test]
+    fn misshapen_sections_and_nested_values_are_named_with_their_line() {
+        let registry = Registry::with_builtins();
+        let cases = [
+            ("colour = 1\n", "a.toml:1: colour: unknown field `colour`"),
+            ("\nsinks = 3\n", "a.toml:2: sinks: expected tables like [sinks.NAME]"),
+            ("[sinks]\nup = 1\n", "a.toml:2: sinks.up: expected a table like [sinks.up]"),
+            (
+                "[sink_groups.g]\nprocessor = \"failover\"\nsinks = \"up\"\n",
+                "a.toml:3: sink_groups.g.sinks: invalid type",
+            ),
+            (
+                "[channels.main]\ntype = \"memory\"\n[sources.in]\ntype = \"stdin\"\nchannels = [\"main\", 3]\n",
+                "a.toml:5: sources.in.channels[1]: invalid type: integer `3`",
+            ),
+            ("a = [1\n", "a.toml:2: not valid TOML"),
+        ];
+        for (text, expected) in cases {
+            let message = Config::parse(text, Path::new("a.toml"), &registry).err().map(|e| e.to_string());
+            let message = message.unwrap_or_default();
+            assert!(message.contains(expected), "{text:?}: {message}");
+        }
+    }
+
+    #[test]
     fn sink_workers_are_read_and_kept_to_one_on_phones() {
         let registry = Registry::with_builtins();
         let agent = format!(

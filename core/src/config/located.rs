@@ -50,9 +50,10 @@ impl Location {
             (false, false) if path.starts_with('[') => format!("{prefix}{path}"),
             (false, false) => format!("{prefix}.{path}"),
         };
-        match name.is_empty() {
-            true => self.error(&span, e.message()),
-            false => self.error(&span, format!("{name}: {}", e.message())),
+        if name.is_empty() {
+            self.error(&span, e.message())
+        } else {
+            self.error(&span, format!("{name}: {}", e.message()))
         }
     }
 

@@ -69,34 +69,10 @@ impl Value {
         Value { kind: Kind::Table(Table::new()), span }
     }
 
-    /// The string, if this is one.
-    pub fn as_str(&self) -> Option<&str> {
-        match &self.kind {
-            Kind::String(s) => Some(s),
-            _ => None,
-        }
-    }
-
     /// The table, if this is one.
     pub fn as_table(&self) -> Option<&Table> {
         match &self.kind {
             Kind::Table(t) => Some(t),
-            _ => None,
-        }
-    }
-
-    /// The integer, if this is one.
-    pub fn as_integer(&self) -> Option<i64> {
-        match self.kind {
-            Kind::Integer(n) => Some(n),
-            _ => None,
-        }
-    }
-
-    /// The array, if this is one.
-    pub fn as_array(&self) -> Option<&[Value]> {
-        match &self.kind {
-            Kind::Array(a) => Some(a),
             _ => None,
         }
     }
