@@ -6,6 +6,7 @@
 //! says what happened, the runner decides to commit, split, quarantine or wait.
 
 mod backoff;
+mod decide;
 mod group;
 mod options;
 mod rate;
@@ -13,6 +14,7 @@ mod report;
 mod shared;
 
 pub use backoff::Backoff;
+pub use decide::batch_id;
 pub use group::Member;
 pub use options::{RateLimit, RunnerOptions};
 
@@ -20,8 +22,9 @@ use crate::channel::{Channel, Quarantined, Store};
 use crate::config::Processor;
 use crate::event::{now_ms, Event};
 use crate::mobile::{Gate, Wake};
-use crate::sink::{Batch, Outcome};
+use crate::sink::Batch;
 use crate::stop::Stop;
+use decide::{decide, retry_wait, settle, Decision, Facts, Settle};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,13 +34,6 @@ const IDLE_WAIT: Duration = Duration::from_secs(3600);
 
 /// How often a lingering runner checks whether its batch is full.
 const LINGER_POLL: Duration = Duration::from_millis(5);
-
-/// Why a batch was not delivered.
-#[derive(Debug)]
-struct RetryLater {
-    after: Option<Duration>,
-    reason: String,
-}
 
 /// Drives one sink group.
 pub struct Runner {
@@ -174,9 +170,17 @@ impl Runner {
                     self.channel.wait_for_events(self.idle_wait());
                 }
                 Err(e) => {
+                    // Failed takes count like failed uploads: the wait grows, nothing spins.
                     self.shared.rate.unused();
-                    log::error!("sink {}: take from channel {} failed: {e}", self.name, self.channel.name());
-                    self.pause(self.options.backoff.delay(1));
+                    let attempts = self.shared.failed();
+                    let wait = retry_wait(&self.options.backoff, &self.facts(0, 0, attempts), None);
+                    log::error!(
+                        "sink {}: take from channel {} failed: {e}; next in {} ms",
+                        self.name,
+                        self.channel.name(),
+                        wait.as_millis()
+                    );
+                    self.pause(wait);
                 }
             }
         }
@@ -205,112 +209,136 @@ impl Runner {
         let bytes: usize = taken.events.iter().map(Event::size).sum();
         self.shared.rate.record(bytes);
         let mut quarantine = Vec::new();
-        match self.deliver(&taken.events, &id, &mut quarantine) {
-            Ok(()) => {
-                let n = taken.events.len();
-                if let Err(e) = self.channel.commit(taken, quarantine) {
-                    // Back off like a failed upload: retrying at once would resend at full speed.
-                    let wait = self.options.backoff.delay(self.shared.failed());
-                    log::error!(
-                        "sink {}: commit of a delivered batch failed ({e}); it will be sent again in {} ms",
-                        self.name,
-                        wait.as_millis()
-                    );
-                    self.hold_siblings(wait);
-                    self.pause(wait);
-                    return;
-                }
-                if let Some(gate) = &self.gate {
-                    gate.uploaded(bytes as u64);
-                }
-                let attempts = self.shared.attempts();
-                if attempts > 0 {
-                    log::info!("sink {}: delivering again after {attempts} failed attempts", self.name);
-                    // A hold another worker set stays: a sibling's success does not cancel a Retry-After.
-                    self.shared.set_attempts(0);
-                    self.save_backoff(0);
-                }
-                log::debug!("sink {}: batch {id} of {n} events committed", self.name);
+        let (done, failure) = match self.deliver(&taken.events, &mut quarantine) {
+            Ok(()) => (taken.events.len(), None),
+            Err((done, wait, reason)) => (done, Some((wait, reason))),
+        };
+        let n = taken.events.len();
+        let settled = match settle(done, n) {
+            Settle::Rollback => {
+                self.channel.rollback(taken);
+                Ok(())
             }
-            Err((done, retry)) => {
-                // Keep what was acknowledged: the next attempt resends only the rest.
-                if done > 0 {
-                    if let Err(e) = self.channel.commit_prefix(taken, done, quarantine) {
-                        log::error!(
-                            "sink {}: commit of {done} delivered events failed ({e}); they will be sent again",
-                            self.name
-                        );
-                    }
-                } else {
-                    self.channel.rollback(taken);
-                }
+            Settle::CommitPrefix(k) => self.channel.commit_prefix(taken, k, quarantine.clone()),
+            Settle::Commit => self.channel.commit(taken, quarantine.clone()),
+        };
+        match (settled, failure) {
+            (Err(e), _) => {
+                // Back off like a failed upload: retrying at once would resend at full speed.
                 let attempts = self.shared.failed();
-                // Retry-After is a floor, not a replacement: `Retry-After: 0` must not make a busy loop.
-                let backoff = self.options.backoff.delay(attempts);
-                let wait = retry.after.map_or(backoff, |after| after.max(backoff));
-                log::warn!(
-                    "sink {}: batch {id} not delivered ({}); attempt {}, next in {} ms",
+                let facts = self.facts(1, 0, attempts);
+                let wait = retry_wait(&self.options.backoff, &facts, None);
+                log::error!(
+                    "sink {}: commit of {done} delivered events failed ({e}); they will be sent again in {} ms",
                     self.name,
-                    retry.reason,
-                    attempts,
                     wait.as_millis()
                 );
-                self.save_backoff(now_ms() + wait.as_millis() as u64);
-                if let Some(gate) = &self.gate {
-                    gate.failed(&retry.reason);
-                }
                 self.hold_siblings(wait);
                 self.pause(wait);
+            }
+            (Ok(()), failure) => {
+                // Counted once they are kept: a quarantine that did not commit is not one.
+                self.count_quarantined(&quarantine);
+                match failure {
+                    None => self.delivered(&id, n, bytes),
+                    Some((wait, reason)) => self.failed(&id, wait, &reason),
+                }
             }
         }
     }
 
-    /// Ships `events` through the group; splits on 413 and on permanent refusals
-    /// (bisecting to the events the upstream refuses), quarantining only those.
+    /// A batch went through.
+    fn delivered(&mut self, id: &str, n: usize, bytes: usize) {
+        if let Some(gate) = &self.gate {
+            gate.uploaded(bytes as u64);
+        }
+        let attempts = self.shared.attempts();
+        if attempts > 0 {
+            log::info!("sink {}: delivering again after {attempts} failed attempts", self.name);
+            // A hold another worker set stays: a sibling's success does not cancel a Retry-After.
+            self.shared.set_attempts(0);
+            self.save_backoff(0);
+        }
+        log::debug!("sink {}: batch {id} of {n} events committed", self.name);
+    }
+
+    /// A batch (or its rest) did not go: wait, persisting the retry state.
+    fn failed(&mut self, id: &str, wait: Duration, reason: &str) {
+        let attempts = self.shared.attempts();
+        log::warn!(
+            "sink {}: batch {id} not delivered ({reason}); attempt {attempts}, next in {} ms",
+            self.name,
+            wait.as_millis()
+        );
+        self.save_backoff(now_ms() + wait.as_millis() as u64);
+        if let Some(gate) = &self.gate {
+            gate.failed(reason);
+        }
+        self.hold_siblings(wait);
+        self.pause(wait);
+    }
+
+    fn count_quarantined(&mut self, quarantine: &[Quarantined]) {
+        for q in quarantine {
+            if let Some(member) = self.members.iter_mut().find(|m| m.name == q.sink) {
+                member.quarantined(q.events.len(), &q.reason);
+            }
+        }
+    }
+
+    /// The facts of a decision about `events` events with `members_left` to try after this one.
+    fn facts(&self, events: usize, members_left: usize, attempts: u32) -> Facts {
+        Facts {
+            events,
+            in_group: self.members.len() > 1,
+            members_left,
+            attempts,
+            penalty_end: group::earliest_penalty_end(&self.members),
+            jitter: fastrand::f64(),
+        }
+    }
+
+    /// Ships `events` through the group as [`decide`] says: the next member on a
+    /// retryable failure, halves on 413 and on refusals (bisecting to the refused
+    /// events), quarantine for a single refused event.
     ///
-    /// On failure, returns how many leading events were delivered or quarantined.
+    /// On failure, returns how many leading events were delivered or quarantined,
+    /// the wait before the next attempt (the failed attempt is counted) and why.
     fn deliver(
         &mut self,
         events: &[Event],
-        id: &str,
         quarantine: &mut Vec<Quarantined>,
-    ) -> Result<(), (usize, RetryLater)> {
-        let mut last = RetryLater { after: None, reason: "no sink available".into() };
-        for i in group::order(&mut self.members, self.processor, &mut self.next_member) {
-            let outcome = self.members[i].ship(&Batch { id, events });
-            match outcome {
-                Outcome::Delivered => {
+    ) -> Result<(), (usize, Duration, String)> {
+        let id = batch_id(events);
+        let order = group::order(&mut self.members, self.processor, &mut self.next_member);
+        for (k, &i) in order.iter().enumerate() {
+            let outcome = self.members[i].ship(&Batch { id: &id, events });
+            let facts = self.facts(events.len(), order.len() - k - 1, self.shared.attempts() + 1);
+            match decide(&outcome, &facts, &self.options.backoff) {
+                Decision::Done => {
                     self.members[i].delivered(events);
                     return Ok(());
                 }
-                Outcome::PartlyRejected { rejected, reason } => {
+                Decision::DoneRejected { rejected, reason } => {
                     self.members[i].delivered(events);
                     self.members[i].rejected_upstream(rejected, &reason);
                     return Ok(());
                 }
-                Outcome::Retry { after, reason } => {
-                    if self.members.len() > 1 {
+                Decision::TryNext { penalise } => {
+                    if penalise {
                         self.members[i].penalise(self.max_penalty);
                     }
-                    last = RetryLater { after, reason: format!("{}: {reason}", self.members[i].name) };
                 }
-                Outcome::TooLarge | Outcome::Permanent { .. } if events.len() > 1 => {
-                    if outcome == Outcome::TooLarge {
+                Decision::Split { shrink } => {
+                    if shrink {
                         // Later batches start at the size that may fit, not at the one refused.
                         self.batch_cap = self.batch_cap.min(events.len() / 2);
                     }
                     let (left, right) = events.split_at(events.len() / 2);
-                    self.deliver(left, &format!("{id}.0"), quarantine)?;
-                    return self
-                        .deliver(right, &format!("{id}.1"), quarantine)
-                        .map_err(|(done, r)| (left.len() + done, r));
+                    self.deliver(left, quarantine)?;
+                    return self.deliver(right, quarantine).map_err(|(done, w, r)| (left.len() + done, w, r));
                 }
-                Outcome::TooLarge | Outcome::Permanent { .. } => {
-                    let reason = match outcome {
-                        Outcome::Permanent { reason } => reason,
-                        _ => "upstream answered 413 to a single event".into(),
-                    };
-                    self.members[i].quarantined(events.len(), &reason);
+                Decision::Quarantine { reason } => {
                     quarantine.push(Quarantined {
                         sink: self.members[i].name.clone(),
                         events: events.to_vec(),
@@ -318,12 +346,19 @@ impl Runner {
                     });
                     return Ok(());
                 }
+                Decision::BackOff { wait, reason } => {
+                    self.shared.failed();
+                    if self.members.len() > 1 {
+                        self.members[i].penalise(self.max_penalty);
+                    }
+                    return Err((0, wait, format!("{}: {reason}", self.members[i].name)));
+                }
             }
         }
-        if let Some(until) = group::earliest_penalty_end(&self.members) {
-            last.after = Some(last.after.map_or(until, |a| a.max(until)));
-        }
-        Err((0, last))
+        // Every member is penalised: wait for the first to come back.
+        let attempts = self.shared.failed();
+        let wait = retry_wait(&self.options.backoff, &self.facts(events.len(), 0, attempts), None);
+        Err((0, wait, "no sink available".into()))
     }
 
     /// Holds the sink's other workers back for `wait` too: the batch rolled back
@@ -357,13 +392,20 @@ impl Runner {
 
     fn send_loss_report(&mut self) {
         let Some(report) = self.reports.as_mut().and_then(report::Reporter::take_due) else { return };
-        let mut quarantine = Vec::new();
+        let mut refused = Vec::new();
         let events = [report.event.clone()];
-        let delivered = self.shared.attempts() == 0
-            && self.deliver(&events, &format!("report-{}", report.event.id), &mut quarantine).is_ok()
-            && quarantine.is_empty();
+        let delivered = self.shared.attempts() == 0 && self.deliver(&events, &mut refused).is_ok();
+        // A refused report is not an event of the channel: it is neither kept nor
+        // counted as quarantined; its losses stay unreported and go in the next one.
+        if let Some(q) = refused.first() {
+            log::warn!(
+                "sink {}: the upstream refused the loss report ({}); it is sent again later",
+                self.name,
+                q.reason
+            );
+        }
         if let Some(reporter) = self.reports.as_mut() {
-            reporter.finish(report, delivered);
+            reporter.finish(report, delivered && refused.is_empty());
         }
     }
 
@@ -382,10 +424,4 @@ impl Runner {
             }
         }
     }
-}
-
-/// A batch id that is the same every time these events are sent: the first
-/// event's id and the count, so a restart re-sends the same `X-Sluice-Batch`.
-fn batch_id(events: &[Event]) -> String {
-    events.first().map_or_else(String::new, |e| format!("{}-{}", e.id, events.len()))
 }

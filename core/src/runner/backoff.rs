@@ -27,8 +27,15 @@ impl Backoff {
     /// retried within microseconds by an unlucky draw (no busy loop), the other
     /// half still spreads a fleet.
     pub fn delay(&self, attempts: u32) -> Duration {
+        self.delay_at(attempts, fastrand::f64())
+    }
+
+    /// [`Backoff::delay`] for a given draw in `[0, 1)`: `ceiling/2 + draw·ceiling/2`.
+    pub fn delay_at(&self, attempts: u32, draw: f64) -> Duration {
         let ceiling = self.ceiling(attempts).as_millis() as u64;
-        Duration::from_millis(fastrand::u64(ceiling / 2..=ceiling.max(1)))
+        let half = ceiling / 2;
+        let spread = ((ceiling - half) as f64 * draw.clamp(0.0, 1.0)) as u64;
+        Duration::from_millis((half + spread).clamp(1, ceiling.max(1)))
     }
 }
 
