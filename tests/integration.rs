@@ -8,6 +8,8 @@ mod browser;
 mod convert_flume;
 // A child process killed with SIGKILL mid put/take, 50 times: nothing committed is lost.
 mod crash;
+// A real full disk (tmpfs): intake refused or evicting, delivery never stops, intake resumes.
+mod disk_full;
 // http source -> SQLite -> http sink with the agent killed half way: zero loss.
 mod e2e;
 // Gateway intake: exec, host_metrics vs /proc, the rolling file sink, CORS for browsers.

@@ -46,8 +46,11 @@ impl Agent {
             let power = topology.channels.iter().any(|c| c.power_safe);
             // Phones commit small buffers often: small pages write less per commit.
             let page_size = if topology.mobile.is_some() { 4096 } else { 16384 };
+            // The lock first: a second agent must not touch (or salvage) a store in use.
+            crate::channel::sqlite::schema::prepare_dir(&topology.agent.data_dir)?;
+            let lock = lock_dir(&topology.agent.data_dir)?;
             let store = Store::open_with_page_size(&topology.agent.data_dir, power, page_size)?;
-            (Some(store), Some(lock_dir(&topology.agent.data_dir)?))
+            (Some(store), Some(lock))
         } else {
             (None, None)
         };
@@ -93,7 +96,10 @@ impl Agent {
             )?;
         }
         if let Some(aside) = agent.store.as_ref().and_then(|s| s.set_aside()) {
-            log::error!("a corrupt store was set aside at {}; its events are not in this run", aside.display());
+            log::error!(
+                "a damaged store was set aside at {}; what was readable is in this run (see sluice inspect)",
+                aside.display()
+            );
         }
         Ok(agent)
     }
@@ -271,7 +277,8 @@ fn channel_for(channels: &BTreeMap<String, Arc<dyn Channel>>, name: &str) -> Res
 /// Holds an exclusive lock on `<data_dir>/sluice.lock` for the agent's life.
 fn lock_dir(dir: &std::path::Path) -> Result<File> {
     let path = dir.join("sluice.lock");
-    let file = File::options().create(true).truncate(false).write(true).open(&path)?;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = File::options().create(true).truncate(false).write(true).mode(0o600).open(&path)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(_) => Err(Error::new(ErrorKind::Io, format!("another sluice agent is using {}", dir.display()))),

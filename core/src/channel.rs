@@ -14,7 +14,7 @@ mod signal;
 pub mod sqlite;
 
 pub use memory::MemoryChannel;
-pub use policy::{Capacity, OnFull};
+pub use policy::{Capacity, OnFull, Wait};
 pub use sqlite::{SqliteChannel, Store};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -123,7 +123,19 @@ pub trait Channel: Send + Sync + 'static {
     /// # Errors
     /// The batch comes back in [`PutError`] when the channel is full (after
     /// waiting up to `block_timeout` under `on_full = "block"`) or storage fails.
-    fn put(&self, events: Vec<Event>) -> Result<(), PutError>;
+    fn put(&self, events: Vec<Event>) -> Result<(), PutError> {
+        self.put_waiting(events, &[], &Wait::now()).map(|_| ())
+    }
+
+    /// Puts `events` and, if this channel can, writes `marks` in the same
+    /// transaction; under `on_full = "block"` it waits for space at most
+    /// `block_timeout` from `wait.since`, and not at all once `wait` is
+    /// cancelled. Returns whether the marks were written (a `memory` channel has
+    /// no transaction to share: the caller saves them elsewhere).
+    ///
+    /// # Errors
+    /// As [`Channel::put`]; no mark is written then.
+    fn put_waiting(&self, events: Vec<Event>, marks: &[Mark], wait: &Wait) -> Result<bool, PutError>;
 
     /// As [`Channel::put`], handing the events back once they are stored, so the
     /// caller decides which thread frees them (the mobile recorder frees them on
@@ -144,8 +156,7 @@ pub trait Channel: Send + Sync + 'static {
     /// # Errors
     /// As [`Channel::put`]; no mark is written then.
     fn put_marked(&self, events: Vec<Event>, marks: &[Mark]) -> Result<bool, PutError> {
-        let _ = marks;
-        self.put(events).map(|()| false)
+        self.put_waiting(events, marks, &Wait::now())
     }
 
     /// Takes up to `max_events` events (and about `max_bytes`, at least one event).

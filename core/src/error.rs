@@ -14,8 +14,10 @@ pub enum ErrorKind {
     Full,
     /// The disk (or the database's page limit) is full.
     DiskFull,
-    /// The storage failed (SQLite error, corrupt data).
+    /// The storage failed (an SQLite error other than a full disk or damage).
     Storage,
+    /// The store is damaged: SQLite found a corrupt page or a file that is not a database.
+    Corrupt,
     /// Input from outside (a request, a line) could not be decoded.
     Decode,
     /// An I/O error (sockets, files).
@@ -90,8 +92,12 @@ impl From<std::io::Error> for Error {
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         if let rusqlite::Error::SqliteFailure(f, _) = &e {
-            if f.code == rusqlite::ErrorCode::DiskFull {
-                return Error::new(ErrorKind::DiskFull, format!("disk full: {e}"));
+            match f.code {
+                rusqlite::ErrorCode::DiskFull => return Error::new(ErrorKind::DiskFull, format!("disk full: {e}")),
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase => {
+                    return Error::new(ErrorKind::Corrupt, format!("store damaged: {e}"))
+                }
+                _ => {}
             }
         }
         Error::storage(format!("sqlite: {e}"))

@@ -71,8 +71,12 @@ pub struct ChannelMetrics {
     pub evicted: Counter,
     /// Events expired by `max_age`.
     pub expired: Counter,
-    /// Events refused at the door because the channel was full.
+    /// Events refused at the door because the channel was full (quota or disk).
     pub refused_full: Counter,
+    /// Of those, refused because the disk was full (or its reserve was in use).
+    pub refused_disk_full: Counter,
+    /// Events lost to a damaged store (unreadable rows), quarantined or counted.
+    pub corrupt: Counter,
 }
 
 impl ChannelMetrics {

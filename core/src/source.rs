@@ -12,7 +12,7 @@ pub mod syslog;
 pub mod taildir;
 pub mod tcp;
 
-use crate::channel::{Channel, Mark, PutError, Store};
+use crate::channel::{Channel, Mark, PutError, Store, Wait};
 use crate::event::Event;
 use crate::interceptor::Interceptor;
 use crate::metrics::SourceMetrics;
@@ -108,6 +108,16 @@ impl Output {
     /// # Errors
     /// As [`Output::deliver`]; the marks are not saved then.
     pub fn deliver_marked(&self, events: Vec<Event>, marks: &[Mark]) -> Result<(), PutError> {
+        self.deliver_waiting(events, marks, &Wait::now())
+    }
+
+    /// As [`Output::deliver_marked`], waiting for space (`on_full = "block"`) at
+    /// most `block_timeout` from `wait.since`, and not once `wait` is cancelled:
+    /// a request that queued waits no longer than one that did not.
+    ///
+    /// # Errors
+    /// As [`Output::deliver`].
+    pub fn deliver_waiting(&self, events: Vec<Event>, marks: &[Mark], wait: &Wait) -> Result<(), PutError> {
         let n = events.len() as u64;
         self.metrics.received.add(n);
         let original =
@@ -142,10 +152,10 @@ impl Output {
                 continue;
             }
             let count = batch.len() as u64;
-            let result =
-                if Some(slot) == last { channel.put_marked(batch, marks) } else { channel.put(batch).map(|()| false) };
+            let marks_here: &[Mark] = if Some(slot) == last { marks } else { &[] };
+            let result = channel.put_waiting(batch, marks_here, wait);
             match result {
-                Ok(saved) => marks_saved |= saved,
+                Ok(saved) => marks_saved |= saved && Some(slot) == last,
                 Err(refused) => {
                     self.metrics.rejected.add(count);
                     let events = original.unwrap_or(refused.events);

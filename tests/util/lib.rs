@@ -151,3 +151,43 @@ pub fn post(
     let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
     Ok((status, body))
 }
+
+/// A real small filesystem: a tmpfs of a few MiB mounted on a temp dir,
+/// unmounted when dropped. Needs root (CI runs as root): a test that cannot
+/// mount one fails, it does not skip.
+pub struct SmallFs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallFs {
+    /// Mounts a tmpfs of `mib` MiB.
+    pub fn mount(mib: u64) -> SmallFs {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={mib}m,mode=0700"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap_or_else(|e| panic!("mount: {e}"));
+        assert!(status.success(), "mounting a {mib} MiB tmpfs failed (this test needs root, as CI has)");
+        SmallFs { dir }
+    }
+
+    /// Where it is mounted.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Bytes free on it.
+    pub fn free(&self) -> u64 {
+        let out = Command::new("df").args(["-B1", "--output=avail"]).arg(self.path()).output();
+        out.ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().nth(1).and_then(|l| l.trim().parse().ok()))
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(self.dir.path()).status();
+    }
+}

@@ -3,15 +3,18 @@
 //! Lossy by design (a crash or restart loses everything in it): for tests and
 //! throwaway data. Capacity and `on_full` work as in the SQLite channel.
 
-use super::policy::{Capacity, OnFull, Usage};
+use super::policy::{admit, Admission, Capacity, OnFull, Pressure, Refusal, Usage, Wait};
 use super::signal::Signal;
-use super::{Channel, Lease, PutError, Quarantined, Taken};
+use super::{Channel, Lease, Mark, PutError, Quarantined, Taken};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{Event, Priority};
 use crate::metrics::ChannelMetrics;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+/// Longest sleep of a put waiting for space: it looks again this often whether its caller gave up.
+const WAIT_SLICE: Duration = Duration::from_millis(50);
 
 /// An in-memory channel.
 #[derive(Clone)]
@@ -84,15 +87,21 @@ impl MemoryChannel {
         MemoryChannel { inner: Arc::new(inner) }
     }
 
-    fn try_put(&self, events: Vec<Event>) -> Result<(), PutError> {
+    /// One attempt: the admission decides, this carries it out.
+    fn try_put(&self, events: Vec<Event>, may_wait: bool) -> Result<(), (Admission, Vec<Event>)> {
         let inner = &self.inner;
+        let cap = inner.capacity;
         let mut q = inner.lock();
         let n = events.len() as u64;
         let bytes: u64 = events.iter().map(|e| e.size() as u64).sum();
-        let fits = q.usage.fits(&inner.capacity, n, bytes)
-            || (inner.capacity.on_full == OnFull::DropOldest && evict(inner, &mut q, &events, n, bytes));
-        if !fits {
-            return Err(PutError::new(Error::new(ErrorKind::Full, format!("channel {} is full", inner.name)), events));
+        let short = (!q.usage.fits(&cap, n, bytes)).then_some(Refusal::Quota);
+        let ceiling = events.iter().map(|e| e.priority).max().unwrap_or_default();
+        let evictable = short.is_some() && cap.on_full == OnFull::DropOldest && can_evict(&cap, &q, ceiling, n, bytes);
+        let could_ever_fit = n <= cap.max_events && bytes <= cap.max_bytes;
+        match admit(cap.on_full, Pressure { short, could_ever_fit, evictable, may_wait }) {
+            Admission::Fits => {}
+            Admission::Evict => evict(inner, &mut q, ceiling, n, bytes),
+            other => return Err((other, events)),
         }
         for event in events {
             let seq = q.next_seq;
@@ -108,29 +117,28 @@ impl MemoryChannel {
     }
 }
 
-/// Evicts the oldest events of priority ≤ the batch's highest (never `high`) until it fits.
-fn evict(inner: &Inner, q: &mut Queues, events: &[Event], n: u64, bytes: u64) -> bool {
-    let cap = &inner.capacity;
-    let ceiling = events.iter().map(|e| e.priority).max().unwrap_or_default();
-    let victims = [Priority::Low, Priority::Normal].into_iter().filter(|p| *p <= ceiling);
-    // Evict only if evicting everything allowed would make room: never for nothing.
+/// Whether evicting every event of priority ≤ `ceiling` (never `high`) would make
+/// room for `n` events of `bytes`: never evict for nothing.
+fn can_evict(cap: &Capacity, q: &Queues, ceiling: Priority, n: u64, bytes: u64) -> bool {
     let (mut free_events, mut free_bytes) = (0u64, 0u64);
-    for p in victims.clone() {
+    for p in [Priority::Low, Priority::Normal].into_iter().filter(|p| *p <= ceiling) {
         free_events += q.usage.events[p as usize];
         free_bytes += q.usage.bytes[p as usize];
     }
     let after = (q.usage.total_events().saturating_sub(free_events), q.usage.total_bytes().saturating_sub(free_bytes));
-    if after.0 + n > cap.max_events || after.1 + bytes > cap.max_bytes {
-        return false;
-    }
-    for priority in victims {
+    after.0 + n <= cap.max_events && after.1 + bytes <= cap.max_bytes
+}
+
+/// Evicts the oldest events of priority ≤ `ceiling` until `n` events of `bytes` fit.
+fn evict(inner: &Inner, q: &mut Queues, ceiling: Priority, n: u64, bytes: u64) {
+    let cap = &inner.capacity;
+    for priority in [Priority::Low, Priority::Normal].into_iter().filter(|p| *p <= ceiling) {
         while !q.usage.fits(cap, n, bytes) {
             let Some((_, old)) = q.by_priority[priority as usize].pop_front() else { break };
             q.usage.sub(priority, 1, old.size() as u64);
             inner.metrics.evicted.add(1);
         }
     }
-    q.usage.fits(cap, n, bytes)
 }
 
 impl Channel for MemoryChannel {
@@ -138,20 +146,23 @@ impl Channel for MemoryChannel {
         &self.inner.name
     }
 
-    fn put(&self, mut events: Vec<Event>) -> Result<(), PutError> {
-        let deadline = Instant::now() + self.inner.capacity.block_timeout;
+    fn put_waiting(&self, mut events: Vec<Event>, _marks: &[Mark], wait: &Wait) -> Result<bool, PutError> {
+        let cap = self.inner.capacity;
         loop {
             let seen = self.inner.space.generation();
-            match self.try_put(events) {
-                Err(refused) if self.inner.capacity.on_full == OnFull::Block && Instant::now() < deadline => {
-                    events = refused.events;
-                    self.inner.space.wait_past(seen, deadline.saturating_duration_since(Instant::now()));
+            let may_wait = wait.may_wait(&cap, Instant::now());
+            match self.try_put(events, may_wait) {
+                Ok(()) => return Ok(false),
+                Err((Admission::Wait, back)) => {
+                    events = back;
+                    let left = wait.deadline(&cap).saturating_duration_since(Instant::now());
+                    self.inner.space.wait_past(seen, left.min(WAIT_SLICE));
                 }
-                Err(refused) => {
-                    self.inner.metrics.refused_full.add(refused.events.len() as u64);
-                    return Err(refused);
+                Err((_, back)) => {
+                    self.inner.metrics.refused_full.add(back.len() as u64);
+                    let error = Error::new(ErrorKind::Full, format!("channel {} is full", self.inner.name));
+                    return Err(PutError::new(error, back));
                 }
-                Ok(()) => return Ok(()),
             }
         }
     }

@@ -45,6 +45,8 @@ fn flume_fields(entry: &Entry) -> (String, Vec<(&'static str, String)>) {
                 ("EventEvictedCount", m.evicted.get().to_string()),
                 ("EventExpiredCount", m.expired.get().to_string()),
                 ("EventRefusedFullCount", m.refused_full.get().to_string()),
+                ("EventRefusedDiskFullCount", m.refused_disk_full.get().to_string()),
+                ("EventCorruptCount", m.corrupt.get().to_string()),
             ],
         ),
         Entry::Sink(name, m) => (
@@ -100,6 +102,8 @@ fn prometheus_fields(entry: &Entry) -> Vec<(&'static str, String)> {
             ("channel_events_evicted_total", m.evicted.get().to_string()),
             ("channel_events_expired_total", m.expired.get().to_string()),
             ("channel_events_refused_full_total", m.refused_full.get().to_string()),
+            ("channel_events_refused_disk_full_total", m.refused_disk_full.get().to_string()),
+            ("channel_events_corrupt_total", m.corrupt.get().to_string()),
         ],
         Entry::Sink(_, m) => vec![
             ("sink_events_drain_attempt_total", m.drain_attempt.get().to_string()),

@@ -33,10 +33,10 @@ pub const OTHER: i32 = -7;
 pub fn of(error: &Error) -> i32 {
     match error.kind() {
         ErrorKind::Config => CONFIG,
-        ErrorKind::Full => FULL,
+        ErrorKind::Full | ErrorKind::DiskFull => FULL,
         ErrorKind::Decode => ARGUMENT,
         ErrorKind::Closed => CLOSED,
-        ErrorKind::Storage | ErrorKind::DiskFull | ErrorKind::Io => STORAGE,
+        ErrorKind::Storage | ErrorKind::Corrupt | ErrorKind::Io => STORAGE,
         _ => OTHER,
     }
 }

@@ -5,6 +5,7 @@
 
 use super::super::policy::{Capacity, Usage};
 use super::super::signal::Signal;
+use super::space::Space;
 use crate::channel::codec;
 use crate::error::Result;
 use crate::event::{Event, Priority};
@@ -19,6 +20,8 @@ pub(super) struct RowMeta {
     pub n: u32,
     pub skip: u32,
     pub bytes: u64,
+    /// Bytes of the row's encoded data on disk (what deleting it frees, less page overhead).
+    pub stored: u64,
     pub created_ms: u64,
     pub leased: bool,
 }
@@ -73,10 +76,18 @@ impl ChannelIndex {
             last_expiry_ms: 0,
             flow: Default::default(),
         };
-        let mut stmt = conn.prepare("SELECT seq, priority, n, skip, bytes, created_ms FROM rows WHERE channel = ?1")?;
+        // length() of a blob reads its size from the row's header, not its overflow pages.
+        let mut stmt = conn
+            .prepare("SELECT seq, priority, n, skip, bytes, created_ms, length(data) FROM rows WHERE channel = ?1")?;
         let rows = stmt.query_map([name], |r| {
-            let meta =
-                RowMeta { n: r.get(2)?, skip: r.get(3)?, bytes: r.get(4)?, created_ms: r.get(5)?, leased: false };
+            let meta = RowMeta {
+                n: r.get(2)?,
+                skip: r.get(3)?,
+                bytes: r.get(4)?,
+                created_ms: r.get(5)?,
+                stored: r.get(6)?,
+                leased: false,
+            };
             Ok((r.get::<_, i64>(0)?, Priority::from_u8(r.get(1)?), meta))
         })?;
         for row in rows {
@@ -104,6 +115,27 @@ impl ChannelIndex {
         self.rows.iter().any(|rows| rows.values().any(|m| !m.leased))
     }
 
+    /// Removes `events` from the front of a row (the whole row when none remain).
+    pub fn consume(&mut self, priority: Priority, seq: i64, events: u32, bytes: u64) {
+        let rows = &mut self.rows[priority as usize];
+        let Some(meta) = rows.get_mut(&seq) else { return };
+        meta.skip += events;
+        meta.bytes = meta.bytes.saturating_sub(bytes);
+        meta.leased = false;
+        if meta.skip >= meta.n {
+            rows.remove(&seq);
+        }
+        self.usage.sub(priority, u64::from(events), bytes);
+    }
+
+    /// Forgets a row the store lost (damaged beyond reading); returns its remaining events and bytes.
+    pub fn forget(&mut self, priority: Priority, seq: i64) -> Option<(u64, u64)> {
+        let meta = self.rows[priority as usize].remove(&seq)?;
+        let n = u64::from(meta.n - meta.skip);
+        self.usage.sub(priority, n, meta.bytes);
+        Some((n, meta.bytes))
+    }
+
     pub fn unlease(&mut self, leased: &[LeasedRow]) {
         for l in leased {
             if let Some(meta) = self.rows[l.priority as usize].get_mut(&l.seq) {
@@ -117,11 +149,12 @@ impl ChannelIndex {
     pub fn take(
         &mut self,
         conn: &Connection,
+        space: &mut Space,
         max_events: usize,
         max_bytes: usize,
     ) -> Result<(Vec<Event>, Vec<LeasedRow>)> {
         let mut batch = TakeBatch { events: Vec::new(), leased: Vec::new(), bytes: 0 };
-        let result = self.fill(conn, &mut batch, max_events, max_bytes);
+        let result = self.fill(conn, space, &mut batch, max_events, max_bytes);
         if let Err(e) = result {
             // Rows leased before the failure must not stay leased for the rest of the run.
             self.unlease(&batch.leased);
@@ -130,7 +163,14 @@ impl ChannelIndex {
         Ok((batch.events, batch.leased))
     }
 
-    fn fill(&mut self, conn: &Connection, batch: &mut TakeBatch, max_events: usize, max_bytes: usize) -> Result<()> {
+    fn fill(
+        &mut self,
+        conn: &Connection,
+        space: &mut Space,
+        batch: &mut TakeBatch,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> Result<()> {
         for priority in Priority::ALL.into_iter().rev() {
             // Only as many rows as could fill the batch, not the whole backlog.
             let mut wanted = max_events.saturating_sub(batch.events.len());
@@ -148,7 +188,7 @@ impl ChannelIndex {
                 if batch.events.len() >= max_events || batch.bytes >= max_bytes {
                     return Ok(());
                 }
-                let Some(mut stored) = read_row(conn, self, priority, seq, meta)? else { continue };
+                let Some(mut stored) = read_row(conn, space, self, priority, seq, meta)? else { continue };
                 let remaining = stored.len().saturating_sub(meta.skip as usize);
                 let (mut taken, mut taken_bytes) = (0u32, 0u64);
                 for event in stored.drain(meta.skip as usize..) {
@@ -178,7 +218,7 @@ impl ChannelIndex {
     }
 
     /// Expires rows older than `max_age` (not leased), at most once a second.
-    pub fn expire(&mut self, conn: &Connection) -> Result<()> {
+    pub fn expire(&mut self, conn: &Connection, space: &mut Space) -> Result<()> {
         let Some(max_age) = self.capacity.max_age else { return Ok(()) };
         let now = crate::event::now_ms();
         if now < self.last_expiry_ms + EXPIRY_CHECK_MS {
@@ -194,19 +234,16 @@ impl ChannelIndex {
         if victims.is_empty() {
             return Ok(());
         }
-        let tx = conn.unchecked_transaction()?;
-        for (priority, seq, meta) in &victims {
-            tx.execute("DELETE FROM rows WHERE seq = ?1", [seq])?;
-            super::write::record_loss(
-                &tx,
-                &self.name,
-                "expired",
-                *priority,
-                u64::from(meta.n - meta.skip),
-                meta.bytes,
-            )?;
-        }
-        tx.commit()?;
+        let name = self.name.clone();
+        super::freeing(conn, space, |conn| {
+            let tx = conn.unchecked_transaction()?;
+            for (priority, seq, meta) in &victims {
+                tx.execute("DELETE FROM rows WHERE seq = ?1", [seq])?;
+                let n = u64::from(meta.n - meta.skip);
+                super::write::record_loss(&tx, &name, "expired", *priority, n, meta.bytes)?;
+            }
+            Ok(tx.commit()?)
+        })?;
         for (priority, seq, meta) in victims {
             self.rows[priority as usize].remove(&seq);
             let n = u64::from(meta.n - meta.skip);
@@ -221,8 +258,13 @@ impl ChannelIndex {
 }
 
 /// Reads and decodes one row; a row that does not decode is moved to quarantine.
+///
+/// # Errors
+/// SQLite errors; [`crate::ErrorKind::Corrupt`] when the row cannot be read
+/// (the store then salvages itself: see `salvage`).
 pub(super) fn read_row(
     conn: &Connection,
+    space: &mut Space,
     index: &mut ChannelIndex,
     priority: Priority,
     seq: i64,
@@ -240,6 +282,7 @@ pub(super) fn read_row(
         Ok(events) if events.len() == meta.n as usize => Ok(Some(events)),
         Ok(events) => quarantine_corrupt(
             conn,
+            space,
             index,
             priority,
             seq,
@@ -247,12 +290,14 @@ pub(super) fn read_row(
             &data,
             &format!("corrupt row: {} events, index says {}", events.len(), meta.n),
         ),
-        Err(e) => quarantine_corrupt(conn, index, priority, seq, meta, &data, e.message()),
+        Err(e) => quarantine_corrupt(conn, space, index, priority, seq, meta, &data, e.message()),
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn quarantine_corrupt(
     conn: &Connection,
+    space: &mut Space,
     index: &mut ChannelIndex,
     priority: Priority,
     seq: i64,
@@ -261,17 +306,20 @@ fn quarantine_corrupt(
     reason: &str,
 ) -> Result<Option<Vec<Event>>> {
     log::error!("channel {}: row {seq} is corrupt ({reason}); moved to quarantine", index.name);
-    let tx = conn.unchecked_transaction()?;
-    tx.execute(
-        "INSERT INTO quarantine (channel, sink, reason, at_ms, n, data) VALUES (?1, '', ?2, ?3, ?4, ?5)",
-        params![index.name, reason, crate::event::now_ms(), meta.n - meta.skip, data],
-    )?;
-    tx.execute("DELETE FROM rows WHERE seq = ?1", [seq])?;
     let n = u64::from(meta.n - meta.skip);
-    super::write::record_loss(&tx, &index.name, "corrupt", priority, n, meta.bytes)?;
-    tx.commit()?;
+    super::freeing(conn, space, |conn| {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute(
+            "INSERT INTO quarantine (channel, sink, reason, at_ms, n, data) VALUES (?1, '', ?2, ?3, ?4, ?5)",
+            params![index.name, reason, crate::event::now_ms(), n, data],
+        )?;
+        tx.execute("DELETE FROM rows WHERE seq = ?1", [seq])?;
+        super::write::record_loss(&tx, &index.name, "corrupt", priority, n, meta.bytes)?;
+        Ok(tx.commit()?)
+    })?;
     index.rows[priority as usize].remove(&seq);
     index.usage.sub(priority, n, meta.bytes);
+    index.metrics.corrupt.add(n);
     index.publish();
     Ok(None)
 }

@@ -77,45 +77,187 @@ pub const FILE_NAME: &str = "sluice.db";
 /// rows; small ones write less per small commit (a phone's record buffer).
 pub const GATEWAY_PAGE_SIZE: u32 = 16384;
 
+/// A store opened, and what was found damaged on the way.
+pub struct Opened {
+    /// The connection to `sluice.db`.
+    pub conn: Connection,
+    /// Where a damaged store was moved to, if one was.
+    pub set_aside: Option<PathBuf>,
+    /// What was copied out of it, and what could not be.
+    pub salvage: Option<super::salvage::Report>,
+}
+
 /// Opens (creating private to this user) the store in `dir`; a new file gets `page_size`-byte pages.
 ///
-/// A file SQLite reports as corrupt or not a database is renamed to
-/// `sluice.db.corrupt-<ms>` and a fresh store opened; the renamed path is returned
-/// so the caller can report it. A damaged store never blocks startup.
+/// A store that SQLite cannot open as a database, that fails `PRAGMA
+/// quick_check`, or whose file is empty (this version never leaves an empty
+/// one: see [`create`]) is renamed to `sluice.db.corrupt-<ms>` with its WAL, a
+/// fresh store is created, and every readable row is copied into it
+/// ([`super::salvage`]). A damaged store never blocks startup and loses only
+/// what it cannot read.
 ///
 /// # Errors
-/// The directory cannot be created, or SQLite fails for a reason other than corruption.
-pub fn open(dir: &Path, power_safe: bool, page_size: u32) -> Result<(Connection, Option<PathBuf>)> {
-    DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(|e| Error::from(e).context(dir.display()))?;
+/// The directory cannot be created or is not safe (see [`prepare_dir`]), or
+/// SQLite fails for a reason other than damage.
+pub fn open(dir: &Path, power_safe: bool, page_size: u32) -> Result<Opened> {
+    prepare_dir(dir)?;
     let path = dir.join(FILE_NAME);
-    match open_file(&path, power_safe, page_size) {
-        Ok(conn) => Ok((conn, None)),
-        Err(e) if is_corruption(&e) => {
-            let aside = dir.join(format!("{FILE_NAME}.corrupt-{}", crate::event::now_ms()));
-            log::error!(
-                "store {} is corrupt ({e}); set aside as {}, starting a fresh one",
-                path.display(),
-                aside.display()
-            );
-            std::fs::rename(&path, &aside)?;
-            for suffix in ["-wal", "-shm"] {
-                let side = dir.join(format!("{FILE_NAME}{suffix}"));
-                if side.exists() {
-                    std::fs::rename(&side, dir.join(format!("{}{suffix}", aside.display())))?;
-                }
-            }
-            Ok((open_file(&path, power_safe, page_size).map_err(Error::from)?, Some(aside)))
+    let damage = match std::fs::metadata(&path) {
+        Ok(m) if m.len() == 0 => Some("the file is empty".to_string()),
+        Ok(_) => match open_file(&path, power_safe, page_size) {
+            Ok(conn) => match quick_check(&conn) {
+                Ok(()) => return Ok(Opened { conn, set_aside: None, salvage: None }),
+                Err(why) => Some(why),
+            },
+            Err(e) if is_corruption(&e) => Some(e.to_string()),
+            Err(e) => return Err(Error::from(e).context(path.display())),
+        },
+        // No database, but a WAL: the file was lost, the WAL may hold its pages.
+        Err(_) if side_file(&path, "-wal").metadata().is_ok_and(|m| m.len() > 0) => {
+            Some("the database file is missing beside its WAL".to_string())
         }
-        Err(e) => Err(Error::from(e).context(path.display())),
+        Err(_) => None,
+    };
+    let Some(why) = damage else {
+        return Ok(Opened { conn: create(&path, power_safe, page_size)?, set_aside: None, salvage: None });
+    };
+    let aside = set_aside(dir, &path)?;
+    log::error!(
+        "store {} is damaged ({why}); set aside as {}, salvaging what is readable",
+        path.display(),
+        aside.display()
+    );
+    let conn = create(&path, power_safe, page_size)?;
+    let report = salvage_from(&aside, &conn);
+    log::error!("store {}: salvage of {}: {}", path.display(), aside.display(), report.summary());
+    Ok(Opened { conn, set_aside: Some(aside), salvage: Some(report) })
+}
+
+/// Creates the data directory (0700), or checks an existing one: it must be a
+/// directory, owned by this user, and not writable by others.
+/// An existing directory of ours open to the group or others is tightened to
+/// 0700, with a warning.
+///
+/// # Errors
+/// Not a directory, owned by another user, or cannot be created or tightened.
+pub fn prepare_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => {
+            Err(Error::new(crate::ErrorKind::Io, format!("data_dir {} exists and is not a directory", dir.display())))
+        }
+        Ok(m) => {
+            let me = rustix::process::geteuid().as_raw();
+            if m.uid() != me {
+                return Err(Error::new(
+                    crate::ErrorKind::Io,
+                    format!(
+                        "data_dir {} belongs to uid {}, not to this user (uid {me}): refusing a store another user can swap",
+                        dir.display(),
+                        m.uid()
+                    ),
+                ));
+            }
+            let mode = m.mode() & 0o777;
+            if mode & 0o077 != 0 {
+                log::warn!("data_dir {} was open to others (mode {mode:o}); tightened to 0700", dir.display());
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                    .map_err(|e| Error::from(e).context(format!("cannot tighten {}", dir.display())))?;
+            }
+            Ok(())
+        }
+        Err(_) => DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| Error::from(e).context(format!("cannot create data_dir {}", dir.display()))),
     }
 }
 
-fn is_corruption(e: &rusqlite::Error) -> bool {
+/// `PRAGMA quick_check`: every page of every table and index is read and its
+/// structure checked, overflow chains included.
+fn quick_check(conn: &Connection) -> Result<(), String> {
+    let started = std::time::Instant::now();
+    let first: rusqlite::Result<String> = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0));
+    let took = started.elapsed();
+    if took > std::time::Duration::from_secs(1) {
+        log::info!("store check took {} ms", took.as_millis());
+    }
+    match first {
+        Ok(text) if text == "ok" => Ok(()),
+        Ok(text) => Err(format!("quick_check: {text}")),
+        Err(e) => Err(format!("quick_check: {e}")),
+    }
+}
+
+/// `path` with `suffix` appended (`-wal`, `-shm`).
+fn side_file(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Renames the store (and its WAL and shared memory, where they exist) to
+/// `sluice.db.corrupt-<ms>`, so SQLite still pairs them when salvaging.
+pub(super) fn set_aside(dir: &Path, path: &Path) -> Result<PathBuf> {
+    let aside = dir.join(format!("{FILE_NAME}.corrupt-{}", crate::event::now_ms()));
+    for suffix in ["", "-wal", "-shm"] {
+        let from = side_file(path, suffix);
+        if from.exists() {
+            std::fs::rename(&from, side_file(&aside, suffix))
+                .map_err(|e| Error::from(e).context(format!("cannot set {} aside", from.display())))?;
+        }
+    }
+    Ok(aside)
+}
+
+/// Copies what is readable of the store set aside at `aside` into `fresh`.
+fn salvage_from(aside: &Path, fresh: &Connection) -> super::salvage::Report {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    match Connection::open_with_flags(aside, flags) {
+        Ok(damaged) => {
+            // Keep the evidence as found: no checkpoint into the damaged file on close.
+            let _ = damaged.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+            let _ = damaged.busy_timeout(std::time::Duration::from_secs(5));
+            super::salvage::copy(&damaged, fresh)
+        }
+        Err(e) => super::salvage::Report {
+            stopped: Some(format!("cannot open it: {e}")),
+            unlisted: vec![("rows".into(), i64::MIN, i64::MAX)],
+            ..Default::default()
+        },
+    }
+}
+
+/// Creates a store at `path`: schema and pragmas are set up under a temporary
+/// name first, so that `sluice.db` is never an empty file (an empty one always
+/// means damage).
+///
+/// # Errors
+/// SQLite or the file system fails.
+fn create(path: &Path, power_safe: bool, page_size: u32) -> Result<Connection> {
+    let temp = side_file(path, ".new");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(side_file(&temp, suffix));
+    }
+    let conn = open_file(&temp, power_safe, page_size).map_err(|e| Error::from(e).context(temp.display()))?;
+    // Closing the only connection checkpoints the WAL into the file and removes it.
+    conn.close().map_err(|(_, e)| Error::from(e).context(temp.display()))?;
+    if side_file(&temp, "-wal").exists() {
+        return Err(Error::storage(format!("{}: the new store kept its WAL after close", temp.display())));
+    }
+    std::fs::rename(&temp, path).map_err(|e| Error::from(e).context(path.display()))?;
+    let _ = std::fs::remove_file(side_file(&temp, "-shm"));
+    open_file(path, power_safe, page_size).map_err(|e| Error::from(e).context(path.display()))
+}
+
+pub(super) fn is_corruption(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _)
         if matches!(f.code, rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase))
 }
 
-fn open_file(path: &Path, power_safe: bool, page_size: u32) -> rusqlite::Result<Connection> {
+/// Opens a store file and brings its schema up to date.
+pub(super) fn open_file(path: &Path, power_safe: bool, page_size: u32) -> rusqlite::Result<Connection> {
     // Create the file ourselves so it is 0600; SQLite gives -wal and -shm the same mode.
     if !path.exists() {
         let created = OpenOptions::new().write(true).create_new(true).mode(0o600).open(path);
@@ -129,7 +271,7 @@ fn open_file(path: &Path, power_safe: bool, page_size: u32) -> rusqlite::Result<
     let mut conn = Connection::open_with_flags(path, flags)?;
     setup(&conn, power_safe, page_size)?;
     migrate(&mut conn)?;
-    // Touch every table so a corrupt file is found now, not mid-run.
+    // Touch every table so a file that is not a store is found now, not mid-run.
     conn.query_row("SELECT count(*) FROM rows", [], |_| Ok(()))?;
     Ok(conn)
 }
@@ -148,10 +290,7 @@ fn setup(conn: &Connection, power_safe: bool, page_size: u32) -> rusqlite::Resul
     conn.pragma_update(None, "synchronous", if power_safe { "FULL" } else { "NORMAL" })?;
     // Another process (the CLI's `inspect`) may hold a read lock briefly.
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    // Keep the WAL from growing past 64 MiB after a burst.
-    conn.pragma_update(None, "journal_size_limit", 64 << 20)?;
-    // Checkpoint after ~16 MiB of WAL (1,000 pages of 16 KiB): fewer, larger checkpoints.
-    conn.pragma_update(None, "wal_autocheckpoint", 1000)?;
+    // The WAL's checkpoint threshold and size limit follow the disk: see `space`.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(())
 }
@@ -171,8 +310,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version > VERSION {
         log::warn!("store schema version {version} is newer than this build's {VERSION}; opening anyway");
-    } else {
+    } else if version < VERSION {
         tx.pragma_update(None, "user_version", VERSION)?;
     }
+    // An up-to-date store is not written at all: it must open on a full disk.
     tx.commit()
 }

@@ -1,10 +1,11 @@
 //! The SQLite channel against a model, plus its capacity policies and recovery.
 
 use super::*;
-use crate::channel::{Channel, OnFull, Quarantined};
+use crate::channel::{Channel, OnFull, Quarantined, Taken};
 use crate::event::{Event, EventId, Priority};
 use proptest::prelude::*;
 use std::collections::VecDeque;
+use std::time::{Duration, Instant};
 
 fn open(dir: &Path, capacity: Capacity) -> Result<SqliteChannel> {
     Store::open(dir, false)?.channel("main", capacity)

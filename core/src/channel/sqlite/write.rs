@@ -1,17 +1,23 @@
-//! The write paths: group-committed puts, eviction under `drop_oldest`, commits.
+//! The write path of puts: group commit, admission by quota and disk, and the
+//! loss counters every path shares.
 //!
 //! Every path changes the in-memory index only after SQLite committed, so a
 //! failed transaction (disk full, I/O error) leaves index and file in agreement.
 
-use super::flow::Staged;
-use super::index::{read_row, ChannelIndex, LeasedRow, RowMeta};
+use super::evict::{self, Eviction};
+use super::index::{ChannelIndex, RowMeta};
+use super::space::Short;
 use super::{PendingPut, State};
-use crate::channel::policy::{OnFull, Usage};
-use crate::channel::{codec, Mark, Quarantined};
+use crate::channel::policy::{admit, Admission, OnFull, Pressure, Refusal, Usage};
+use crate::channel::{codec, Mark};
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{now_ms, Event, Priority};
 use rusqlite::{params, Connection, Transaction};
 use std::collections::BTreeMap;
+
+/// Rounds of disk eviction one put may take before it is refused: each round
+/// reads the disk again, as evicted rows become free pages.
+const DISK_EVICTION_ROUNDS: usize = 4;
 
 /// A row inserted by a transaction, applied to the index after commit.
 struct NewRow {
@@ -19,14 +25,6 @@ struct NewRow {
     priority: Priority,
     seq: i64,
     meta: RowMeta,
-}
-
-/// A row shortened or deleted by eviction, applied after commit.
-struct Eviction {
-    priority: Priority,
-    seq: i64,
-    events: u32,
-    bytes: u64,
 }
 
 /// One stored row of a put (its events of one priority), encoded before the lock.
@@ -52,9 +50,9 @@ pub(super) fn encode_rows(events: &[Event]) -> Result<Vec<EncodedRow>> {
     Ok(rows)
 }
 
-/// Writes a group of puts: those that fit in one transaction, the others one by one
-/// under their channel's `on_full` policy. Returns the puts, for the caller to
-/// free after it released the lock.
+/// Writes a group of puts: those that fit (quota and disk) in one transaction,
+/// the others one by one under their channel's `on_full` policy. Returns the
+/// puts, for the caller to free after it released the lock.
 pub(super) fn put_group(state: &mut State, group: Vec<PendingPut>) -> Vec<PendingPut> {
     let mut usage: Vec<Usage> = state.channels.iter().map(|c| c.usage).collect();
     let (mut fitting, mut alone, mut done) = (Vec::new(), Vec::new(), Vec::new());
@@ -73,7 +71,13 @@ pub(super) fn put_group(state: &mut State, group: Vec<PendingPut>) -> Vec<Pendin
         }
     }
     if !fitting.is_empty() {
-        match insert_puts(&state.conn, &state.channels, &fitting) {
+        let stored: u64 = fitting.iter().map(|p| stored_bytes(&p.rows)).sum();
+        let room = state.space.admit(&state.conn, stored);
+        let written = match room {
+            Ok(()) => insert_puts(&state.conn, &state.channels, &fitting),
+            Err(short) => Err(short.into_error()),
+        };
+        match written {
             Ok((rows, flows)) => {
                 for (channel, flow) in flows {
                     if let Some(index) = state.channels.get_mut(channel) {
@@ -81,15 +85,16 @@ pub(super) fn put_group(state: &mut State, group: Vec<PendingPut>) -> Vec<Pendin
                     }
                 }
                 apply_new_rows(state, rows);
+                state.space.after_write(&state.conn);
                 fitting.iter().for_each(|p| reply(p, Ok(())));
             }
-            // One transaction failed; retry each put alone so one cannot sink the others.
-            Err(_) if fitting.len() > 1 => {
+            // The group did not fit (or its transaction failed): each put on its own,
+            // under its policy, so that one cannot sink the others.
+            Err(_) => {
                 let mut rest = std::mem::take(&mut fitting);
                 rest.append(&mut alone);
                 alone = rest;
             }
-            Err(e) => fitting.iter().for_each(|p| reply(p, Err(e.clone()))),
         }
     }
     for put in alone {
@@ -101,35 +106,85 @@ pub(super) fn put_group(state: &mut State, group: Vec<PendingPut>) -> Vec<Pendin
     done
 }
 
+/// Puts one batch under its channel's `on_full` policy: the facts are gathered
+/// here, the decision is [`admit`]'s.
 fn put_with_policy(state: &mut State, put: &PendingPut) -> Result<()> {
-    let index = state.channels.get_mut(put.channel).ok_or_else(|| Error::new(ErrorKind::Closed, "channel is gone"))?;
     let (n, bytes) = totals(&put.rows);
-    let mut evictions = Vec::new();
-    if !index.usage.fits(&index.capacity, n, bytes) {
-        // Stale events go before anything else, even while no sink is taking.
-        index.expire(&state.conn)?;
-    }
-    if !index.usage.fits(&index.capacity, n, bytes) {
-        if index.capacity.on_full != OnFull::DropOldest {
-            return Err(full(index));
+    let stored = stored_bytes(&put.rows);
+    let ceiling = put.rows.iter().map(|r| r.priority).max().unwrap_or_default();
+    for _ in 0..DISK_EVICTION_ROUNDS {
+        let State { conn, channels, space, .. } = &mut *state;
+        let index = channels.get_mut(put.channel).ok_or_else(|| Error::new(ErrorKind::Closed, "channel is gone"))?;
+        if !index.usage.fits(&index.capacity, n, bytes) {
+            // Stale events go before anything else, even while no sink is taking.
+            index.expire(conn, space)?;
         }
-        let ceiling = put.rows.iter().map(|r| r.priority).max().unwrap_or_default();
-        evictions = plan_evictions(&state.conn, index, ceiling, n, bytes)?.ok_or_else(|| full(index))?;
+        let cap = index.capacity;
+        let quota_short = !index.usage.fits(&cap, n, bytes);
+        let disk = if quota_short { Ok(()) } else { space.admit(conn, stored) };
+        let short = match (&disk, quota_short) {
+            (_, true) => Some(Refusal::Quota),
+            (Err(_), false) => Some(Refusal::Disk),
+            (Ok(()), false) => None,
+        };
+        // Planned only where it can matter: under drop_oldest, when something is short.
+        let plan = match (short, cap.on_full) {
+            (Some(Refusal::Quota), OnFull::DropOldest) => evict::plan_quota(conn, space, index, ceiling, n, bytes)?,
+            (Some(Refusal::Disk), OnFull::DropOldest) => {
+                disk.as_ref().err().and_then(|s| evict::plan_disk(index, ceiling, s.bytes()))
+            }
+            _ => None,
+        };
+        let could_ever_fit = n <= cap.max_events && bytes <= cap.max_bytes;
+        let pressure = Pressure { short, could_ever_fit, evictable: plan.is_some(), may_wait: put.may_wait };
+        match admit(cap.on_full, pressure) {
+            Admission::Fits => return insert_alone(state, put, &[]),
+            Admission::Evict if short == Some(Refusal::Quota) => {
+                return insert_alone(state, put, &plan.unwrap_or_default());
+            }
+            // A full disk: evict in a transaction of its own (the deletes free
+            // pages the put then reuses), and ask again.
+            Admission::Evict => evict::evict_alone(state, put.channel, &plan.unwrap_or_default())?,
+            Admission::Wait => return Err(waiting(index, short)),
+            Admission::Refuse(Refusal::Quota) => return Err(full(index)),
+            Admission::Refuse(Refusal::Disk) => {
+                return Err(disk.err().map_or_else(|| full(index), Short::into_error));
+            }
+        }
     }
-    let tx = state.conn.unchecked_transaction()?;
+    let index = state.channels.get(put.channel).ok_or_else(|| Error::new(ErrorKind::Closed, "channel is gone"))?;
+    Err(Error::new(ErrorKind::DiskFull, format!("channel {}: disk full after evicting", index.name)))
+}
+
+/// Inserts one put, evicting `evictions` in the same transaction.
+fn insert_alone(state: &mut State, put: &PendingPut, evictions: &[Eviction]) -> Result<()> {
+    let State { conn, channels, space, .. } = &mut *state;
+    let index = channels.get_mut(put.channel).ok_or_else(|| Error::new(ErrorKind::Closed, "channel is gone"))?;
+    let tx = conn.unchecked_transaction()?;
     let rows = insert_rows(&tx, put.channel, &index.name, &put.rows)?;
     write_marks(&tx, &put.marks)?;
-    let flow = index.flow.stage(&tx, &index.name, (n, bytes), (0, 0))?;
-    for ev in &evictions {
-        evict_row(&tx, index, ev)?;
+    let flow = index.flow.stage(&tx, &index.name, totals(&put.rows), (0, 0))?;
+    for ev in evictions {
+        evict::evict_row(&tx, index, ev)?;
     }
     tx.commit()?;
     index.flow.committed(flow);
     for ev in evictions {
-        apply_eviction(index, ev);
+        evict::apply(index, ev);
     }
+    space.after_write(conn);
     apply_new_rows(state, rows);
     Ok(())
+}
+
+/// The answer of a put that should wait for space (`block`): a full-channel error.
+fn waiting(index: &ChannelIndex, short: Option<Refusal>) -> Error {
+    match short {
+        Some(Refusal::Disk) => {
+            Error::new(ErrorKind::DiskFull, format!("channel {}: waiting for disk space", index.name))
+        }
+        _ => full(index),
+    }
 }
 
 fn full(index: &ChannelIndex) -> Error {
@@ -144,91 +199,8 @@ fn full(index: &ChannelIndex) -> Error {
     )
 }
 
-/// Chooses the oldest events of priority ≤ `ceiling` (never `high`) to evict so that
-/// `n` events of `bytes` fit; `None` if evicting everything allowed is not enough.
-fn plan_evictions(
-    conn: &Connection,
-    index: &mut ChannelIndex,
-    ceiling: Priority,
-    n: u64,
-    bytes: u64,
-) -> Result<Option<Vec<Eviction>>> {
-    let cap = index.capacity;
-    if n > cap.max_events || bytes > cap.max_bytes {
-        return Ok(None);
-    }
-    let mut need_events = (index.usage.total_events() + n).saturating_sub(cap.max_events);
-    let mut need_bytes = (index.usage.total_bytes() + bytes).saturating_sub(cap.max_bytes);
-    let mut plan = Vec::new();
-    for priority in [Priority::Low, Priority::Normal].into_iter().filter(|p| *p <= ceiling) {
-        let candidates: Vec<(i64, RowMeta)> =
-            index.rows[priority as usize].iter().filter(|(_, m)| !m.leased).map(|(s, m)| (*s, *m)).collect();
-        for (seq, meta) in candidates {
-            if need_events == 0 && need_bytes == 0 {
-                return Ok(Some(plan));
-            }
-            let remaining = u64::from(meta.n - meta.skip);
-            if remaining <= need_events || meta.bytes <= need_bytes {
-                need_events = need_events.saturating_sub(remaining);
-                need_bytes = need_bytes.saturating_sub(meta.bytes);
-                plan.push(Eviction { priority, seq, events: meta.n - meta.skip, bytes: meta.bytes });
-                continue;
-            }
-            // Only part of this row has to go: count event by event.
-            let Some(events) = read_row(conn, index, priority, seq, meta)? else { continue };
-            let (mut k, mut freed) = (0u32, 0u64);
-            for event in &events[meta.skip as usize..] {
-                if need_events <= u64::from(k) && need_bytes <= freed {
-                    break;
-                }
-                k += 1;
-                freed += event.size() as u64;
-            }
-            need_events = need_events.saturating_sub(u64::from(k));
-            need_bytes = need_bytes.saturating_sub(freed);
-            plan.push(Eviction { priority, seq, events: k, bytes: freed });
-        }
-    }
-    Ok((need_events == 0 && need_bytes == 0).then_some(plan))
-}
-
-fn evict_row(tx: &Transaction<'_>, index: &ChannelIndex, ev: &Eviction) -> Result<()> {
-    let meta = index.rows[ev.priority as usize].get(&ev.seq).copied();
-    match meta {
-        Some(m) if m.n - m.skip > ev.events => {
-            tx.execute(
-                "UPDATE rows SET skip = skip + ?1, bytes = bytes - ?2 WHERE seq = ?3",
-                params![ev.events, ev.bytes, ev.seq],
-            )?;
-        }
-        _ => {
-            tx.execute("DELETE FROM rows WHERE seq = ?1", [ev.seq])?;
-        }
-    }
-    record_loss(tx, &index.name, "evicted", ev.priority, u64::from(ev.events), ev.bytes)
-}
-
-fn apply_eviction(index: &mut ChannelIndex, ev: Eviction) {
-    consume(index, ev.priority, ev.seq, ev.events, ev.bytes);
-    index.metrics.evicted.add(u64::from(ev.events));
-    log::warn!("channel {}: evicted {} {} events (drop_oldest)", index.name, ev.events, ev.priority.name());
-}
-
-/// Removes `events` from the front of a row in the index (the whole row when none remain).
-fn consume(index: &mut ChannelIndex, priority: Priority, seq: i64, events: u32, bytes: u64) {
-    let rows = &mut index.rows[priority as usize];
-    let Some(meta) = rows.get_mut(&seq) else { return };
-    meta.skip += events;
-    meta.bytes = meta.bytes.saturating_sub(bytes);
-    meta.leased = false;
-    if meta.skip >= meta.n {
-        rows.remove(&seq);
-    }
-    index.usage.sub(priority, u64::from(events), bytes);
-}
-
 /// A channel (by slot) and what a transaction added to its flow totals.
-type ChannelFlow = (usize, Staged);
+type ChannelFlow = (usize, super::flow::Staged);
 
 /// Writes a group of puts in one transaction; returns their rows and flow totals
 /// for the index, to apply once it committed.
@@ -266,7 +238,14 @@ fn insert_rows(tx: &Transaction<'_>, channel: usize, name: &str, encoded: &[Enco
     )?;
     for row in encoded {
         insert.execute(params![name, row.priority as u8, row.n, row.bytes, now, row.data])?;
-        let meta = RowMeta { n: row.n, skip: 0, bytes: row.bytes, created_ms: now, leased: false };
+        let meta = RowMeta {
+            n: row.n,
+            skip: 0,
+            bytes: row.bytes,
+            stored: row.data.len() as u64,
+            created_ms: now,
+            leased: false,
+        };
         rows.push(NewRow { channel, priority: row.priority, seq: tx.last_insert_rowid(), meta });
     }
     Ok(rows)
@@ -311,54 +290,9 @@ fn totals(rows: &[EncodedRow]) -> (u64, u64) {
     rows.iter().fold((0, 0), |(n, bytes), r| (n + u64::from(r.n), bytes + r.bytes))
 }
 
-/// Commits a take: deletes (or shortens) the leased rows and quarantines what the
-/// sink gave up on, in one transaction; the index follows only after it committed.
-pub(super) fn commit(
-    conn: &Connection,
-    index: &mut ChannelIndex,
-    rows: &[LeasedRow],
-    quarantine: &[Quarantined],
-) -> Result<()> {
-    let tx = conn.unchecked_transaction()?;
-    for row in rows {
-        let Some(meta) = index.rows[row.priority as usize].get(&row.seq) else { continue };
-        if meta.skip + row.taken >= meta.n {
-            tx.prepare_cached("DELETE FROM rows WHERE seq = ?1")?.execute([row.seq])?;
-        } else {
-            tx.prepare_cached("UPDATE rows SET skip = skip + ?1, bytes = bytes - ?2 WHERE seq = ?3")?
-                .execute(params![row.taken, row.bytes, row.seq])?;
-        }
-    }
-    let taken = rows.iter().fold((0u64, 0u64), |(n, b), r| (n + u64::from(r.taken), b + r.bytes));
-    let flow = index.flow.stage(&tx, &index.name, (0, 0), taken)?;
-    let now = now_ms();
-    for q in quarantine {
-        let data = codec::encode(&q.events)?;
-        tx.prepare_cached(
-            "INSERT INTO quarantine (channel, sink, reason, at_ms, n, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![index.name, q.sink, q.reason, now, q.events.len() as u32, data])?;
-        for priority in Priority::ALL {
-            let group: Vec<&Event> = q.events.iter().filter(|e| e.priority == priority).collect();
-            if !group.is_empty() {
-                let bytes = group.iter().map(|e| e.size() as u64).sum();
-                record_loss(&tx, &index.name, "quarantined", priority, group.len() as u64, bytes)?;
-            }
-        }
-    }
-    tx.commit()?;
-    index.flow.committed(flow);
-    let mut delivered = 0u64;
-    for row in rows {
-        consume(index, row.priority, row.seq, row.taken, row.bytes);
-        delivered += u64::from(row.taken);
-    }
-    let quarantined: u64 = quarantine.iter().map(|q| q.events.len() as u64).sum();
-    index.metrics.take_success.add(delivered.saturating_sub(quarantined));
-    index.publish();
-    index.space.notify();
-    index.data.notify();
-    Ok(())
+/// Bytes a put's rows take on disk before page overhead.
+fn stored_bytes(rows: &[EncodedRow]) -> u64 {
+    rows.iter().map(|r| r.data.len() as u64).sum()
 }
 
 /// Adds to the persistent loss counters (evicted, expired, quarantined, corrupt),

@@ -1,0 +1,420 @@
+//! Disk space as a resource the store manages, so a full disk pushes back on
+//! intake and never stops delivery.
+//!
+//! SQLite needs free space to *delete*: a commit appends pages to the WAL, and a
+//! checkpoint copies WAL pages into the database file, which grows when they are
+//! pages the file does not have yet. A store that filled its disk with puts could
+//! then neither delete what it delivered nor accept anything new: it wedged for
+//! good. Three rules prevent that:
+//!
+//! 1. **A put is admitted only if the disk keeps room for what follows it** — the
+//!    WAL frames it writes, the growth its pages cause at the next checkpoint, the
+//!    growth already waiting in the WAL, and the reserve below ([`need`]).
+//! 2. **A reserve file** (`sluice.reserve`, [`Plan::reserve_bytes`]) is held while
+//!    the disk has room and given back when a delete finds the disk full anyway
+//!    (another program filled it): the delete and a checkpoint then fit. It is
+//!    taken again once the disk has room, and until then puts count it as needed.
+//! 3. **Under pressure** (the disk is tight) every write is followed by a
+//!    truncating checkpoint, so the WAL hands its space back at once, and delivered
+//!    rows become free pages that new puts reuse.
+//!
+//! The WAL's checkpoint threshold scales with the filesystem ([`Plan::for_disk`]):
+//! a 16 MiB WAL is nothing on an 8 GB card and half of a 32 MiB partition.
+
+use crate::error::{Error, ErrorKind, Result};
+use rusqlite::Connection;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The reserve's file name in the data directory.
+pub const RESERVE_FILE: &str = "sluice.reserve";
+
+/// Most WAL pages before SQLite checkpoints (16 MiB at the gateway's 16 KiB
+/// pages): fewer, larger checkpoints on disks that can afford them.
+const WAL_PAGES_MAX: u64 = 1000;
+/// Fewest WAL pages before a checkpoint, however small the disk.
+const WAL_PAGES_MIN: u64 = 16;
+/// The WAL may take at most this fraction (1/64) of the filesystem.
+const WAL_SHARE_OF_DISK: u64 = 64;
+/// Pages kept beyond a full WAL's checkpoint: room for a few commits (one
+/// commit of a delivered batch rewrites ~5–10 pages: leaves, the freelist
+/// trunk, the pointer map, page 1, the counters).
+const RESERVE_SLACK_PAGES: u64 = 16;
+/// Bytes a WAL frame adds to its page.
+const WAL_FRAME_HEADER: u64 = 24;
+/// Pages a put rewrites besides its own: its leaf, an interior page, the
+/// pointer map, page 1, the counters.
+const PUT_EXTRA_PAGES: u64 = 4;
+/// Pages a step of giving free pages back to the filesystem moves at most:
+/// each step's WAL must fit in what is free.
+const VACUUM_STEP_PAGES: u64 = 16;
+/// The filesystem is read again at least this often (other programs write too).
+const READ_EVERY: Duration = Duration::from_millis(250);
+
+/// The space settings of one store, from its page size and its filesystem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    /// The store's page size.
+    pub page_size: u64,
+    /// WAL pages before an automatic checkpoint.
+    pub wal_pages: u64,
+    /// The reserve file's size: a full WAL's checkpoint plus a few commits.
+    pub reserve_bytes: u64,
+}
+
+impl Plan {
+    /// The plan for a store of `page_size` on a filesystem of `disk_bytes`.
+    pub fn for_disk(page_size: u64, disk_bytes: u64) -> Plan {
+        let page_size = page_size.max(512);
+        let wal_pages = (disk_bytes / WAL_SHARE_OF_DISK / page_size).clamp(WAL_PAGES_MIN, WAL_PAGES_MAX);
+        Plan { page_size, wal_pages, reserve_bytes: (wal_pages + RESERVE_SLACK_PAGES) * page_size }
+    }
+
+    /// The WAL's size at which SQLite checkpoints, in bytes.
+    pub fn wal_bytes(&self) -> u64 {
+        self.wal_pages * self.page_size
+    }
+}
+
+/// One reading of the filesystem and the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reading {
+    /// Bytes the filesystem lets this user write.
+    pub avail: u64,
+    /// The database file's length.
+    pub db_len: u64,
+    /// Pages the database has, as the WAL sees it.
+    pub page_count: u64,
+    /// Of those, pages free for reuse.
+    pub freelist: u64,
+}
+
+/// Bytes of free disk a put of `put_bytes` (encoded) needs so that everything
+/// after it still fits: its WAL frames, its pages' growth at the next
+/// checkpoint (free pages are reused first), the growth already waiting in the
+/// WAL, and the reserve when it is not held. A pure function of the reading.
+pub fn need(plan: &Plan, r: &Reading, put_bytes: u64, reserve_held: bool) -> u64 {
+    let ps = plan.page_size;
+    // A page holds its size less a few header bytes; count 7/8 to stay on the safe side.
+    let new_pages = if put_bytes == 0 { 0 } else { (put_bytes * 8).div_ceil(ps * 7) };
+    let wal = if put_bytes == 0 { 0 } else { (new_pages + PUT_EXTRA_PAGES) * (ps + WAL_FRAME_HEADER) };
+    let growth = new_pages.saturating_sub(r.freelist) * ps;
+    let waiting = (r.page_count * ps).saturating_sub(r.db_len);
+    let reserve = if reserve_held { 0 } else { plan.reserve_bytes };
+    wal + growth + waiting + reserve
+}
+
+/// Whether the disk is too tight for a full WAL cycle (the WAL growing to its
+/// checkpoint size, plus the growth already waiting in it): then every write
+/// gives the WAL's space back at once.
+pub fn is_tight(plan: &Plan, r: &Reading) -> bool {
+    let waiting = (r.page_count * plan.page_size).saturating_sub(r.db_len);
+    r.avail < plan.reserve_bytes + waiting
+}
+
+/// Free bytes the disk must have to take the reserve back and still have room
+/// for a full WAL cycle after it.
+pub fn rearm_needs(plan: &Plan, r: &Reading) -> u64 {
+    2 * plan.reserve_bytes + need(plan, r, 0, true)
+}
+
+/// The store's view of its disk: the plan, the reserve, the last reading.
+#[derive(Debug)]
+pub(super) struct Space {
+    dir: PathBuf,
+    plan: Plan,
+    reserve_held: bool,
+    pressure: bool,
+    last: Option<(Instant, Reading)>,
+}
+
+impl Space {
+    /// The space of a store in `dir` with `page_size`-byte pages; sets the WAL
+    /// limits on `conn` and takes the reserve if the disk has room for it.
+    pub fn open(dir: &Path, conn: &Connection, page_size: u64) -> Space {
+        let disk = disk_size(dir).unwrap_or(u64::MAX);
+        let plan = Plan::for_disk(page_size, disk);
+        if let Err(e) = apply_wal_limits(conn, &plan) {
+            log::warn!("store {}: cannot set the WAL limits: {e}", dir.display());
+        }
+        let mut space = Space { dir: dir.to_path_buf(), plan, reserve_held: false, pressure: false, last: None };
+        space.reserve_held = reserve_path(dir).metadata().is_ok_and(|m| m.len() >= plan.reserve_bytes);
+        space.rearm(conn);
+        space
+    }
+
+    /// The plan in force.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Reads the filesystem and the store now.
+    fn read(&mut self, conn: &Connection) -> Result<Reading> {
+        let reading = Reading {
+            avail: avail_bytes(&self.dir)?,
+            db_len: std::fs::metadata(self.dir.join(super::schema::FILE_NAME)).map_or(0, |m| m.len()),
+            page_count: pragma_u64(conn, "page_count")?,
+            freelist: pragma_u64(conn, "freelist_count")?,
+        };
+        self.last = Some((Instant::now(), reading));
+        self.pressure = is_tight(&self.plan, &reading);
+        Ok(reading)
+    }
+
+    /// A reading no older than [`READ_EVERY`], less what was written since.
+    fn fresh(&mut self, conn: &Connection) -> Result<Reading> {
+        match self.last {
+            Some((at, reading)) if at.elapsed() < READ_EVERY && !self.pressure => Ok(reading),
+            _ => self.read(conn),
+        }
+    }
+
+    /// Whether a put of `put_bytes` (encoded) fits on the disk now; [`Short`]
+    /// says by how much it does not. Takes the reserve back first when it was
+    /// given away and there is room again.
+    ///
+    /// # Errors
+    /// [`Short`] when the disk has no room for the put; an unreadable
+    /// filesystem or store counts as no room.
+    pub fn admit(&mut self, conn: &Connection, put_bytes: u64) -> Result<(), Short> {
+        if let Ok(reading) = self.fresh(conn) {
+            if reading.avail >= need(&self.plan, &reading, put_bytes, self.reserve_held) {
+                self.charge(put_bytes);
+                return Ok(());
+            }
+        }
+        // A truncating checkpoint may give the WAL's space back; read again after it.
+        checkpoint_truncate(conn);
+        if !self.reserve_held {
+            self.rearm(conn);
+        }
+        let reading = self.read(conn).unwrap_or_default();
+        let needed = need(&self.plan, &reading, put_bytes, self.reserve_held);
+        if reading.avail >= needed {
+            self.charge(put_bytes);
+            return Ok(());
+        }
+        self.pressure = true;
+        Err(Short { dir: self.dir.clone(), avail: reading.avail, needed })
+    }
+
+    /// Counts a put against the last reading, so a burst between readings is seen.
+    fn charge(&mut self, put_bytes: u64) {
+        let spent = need(&self.plan, &Reading::default(), put_bytes, true);
+        if let Some((_, reading)) = &mut self.last {
+            reading.avail = reading.avail.saturating_sub(spent);
+        }
+    }
+
+    /// After a write transaction: under pressure, give the WAL's space back now.
+    pub fn after_write(&mut self, conn: &Connection) {
+        if self.pressure {
+            checkpoint_truncate(conn);
+            self.last = None;
+        }
+        let due = self.last.is_none_or(|(at, _)| at.elapsed() >= READ_EVERY);
+        if !self.reserve_held && due {
+            self.rearm(conn);
+        }
+    }
+
+    /// A delete found the disk full: give the reserve back and checkpoint, so
+    /// the retried delete fits. Returns whether there was a reserve to give.
+    pub fn release_reserve(&mut self, conn: &Connection) -> bool {
+        let had = self.reserve_held;
+        if had {
+            match std::fs::remove_file(reserve_path(&self.dir)) {
+                Ok(()) => {
+                    log::warn!("store {}: disk full; the space reserve was given back to delete", self.dir.display())
+                }
+                Err(e) => log::error!("store {}: cannot give the space reserve back: {e}", self.dir.display()),
+            }
+            self.reserve_held = false;
+        }
+        self.pressure = true;
+        checkpoint_truncate(conn);
+        self.last = None;
+        had
+    }
+
+    /// Takes the reserve (again) if the disk has room for it and a put after it.
+    fn rearm(&mut self, conn: &Connection) {
+        if self.reserve_held {
+            return;
+        }
+        let Ok(mut reading) = self.read(conn) else { return };
+        // Delivered rows left free pages inside the file: give some back to the
+        // filesystem, a few pages a step so each step's WAL fits.
+        while reading.avail < rearm_needs(&self.plan, &reading) && reading.freelist > 0 {
+            let step = reading.freelist.min(VACUUM_STEP_PAGES);
+            if let Err(e) = conn.execute_batch(&format!("PRAGMA incremental_vacuum({step})")) {
+                log::debug!("incremental vacuum: {e}");
+                return;
+            }
+            checkpoint_truncate(conn);
+            let before = reading.freelist;
+            let Ok(next) = self.read(conn) else { return };
+            reading = next;
+            if reading.freelist >= before {
+                return;
+            }
+        }
+        if reading.avail < rearm_needs(&self.plan, &reading) {
+            return;
+        }
+        match write_reserve(&reserve_path(&self.dir), self.plan.reserve_bytes) {
+            Ok(()) => {
+                self.reserve_held = true;
+                self.last = None;
+                log::info!("store {}: the space reserve is taken again", self.dir.display());
+            }
+            Err(e) => log::warn!("store {}: cannot take the space reserve: {e}", self.dir.display()),
+        }
+    }
+}
+
+/// A put the disk has no room for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Short {
+    dir: PathBuf,
+    /// Bytes free on the disk.
+    pub avail: u64,
+    /// Bytes the put would need free.
+    pub needed: u64,
+}
+
+impl Short {
+    /// How many bytes are missing.
+    pub fn bytes(&self) -> u64 {
+        self.needed.saturating_sub(self.avail)
+    }
+
+    /// The error a refused put carries.
+    pub fn into_error(self) -> Error {
+        Error::new(
+            ErrorKind::DiskFull,
+            format!(
+                "disk full: {} has {} bytes free; the store needs {} to take this put and still delete and checkpoint",
+                self.dir.display(),
+                self.avail,
+                self.needed
+            ),
+        )
+    }
+}
+
+/// The path of the reserve file in `dir`.
+pub fn reserve_path(dir: &Path) -> PathBuf {
+    dir.join(RESERVE_FILE)
+}
+
+/// Sets the automatic checkpoint and the WAL's size after a checkpoint.
+fn apply_wal_limits(conn: &Connection, plan: &Plan) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "wal_autocheckpoint", plan.wal_pages)?;
+    conn.pragma_update(None, "journal_size_limit", plan.wal_bytes())
+}
+
+/// Checkpoints everything and truncates the WAL to zero bytes; a busy reader
+/// (`sluice inspect`) or a full disk makes it a partial checkpoint, which is fine.
+pub(super) fn checkpoint_truncate(conn: &Connection) {
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+        log::debug!("checkpoint: {e}");
+    }
+}
+
+/// Writes the reserve: allocated blocks (not a sparse file), so deleting it frees them.
+fn write_reserve(path: &Path, bytes: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    let allocated = rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, bytes);
+    if allocated.is_err() {
+        // No fallocate here: write bytes that a compressing filesystem cannot shrink.
+        let mut block = vec![0u8; 64 << 10];
+        fastrand::fill(&mut block);
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(block.len() as u64) as usize;
+            file.write_all(&block[..n])?;
+            left -= n as u64;
+        }
+    }
+    file.sync_all().inspect_err(|_| {
+        let _ = std::fs::remove_file(path);
+    })
+}
+
+/// Bytes this user may still write on the filesystem of `dir`.
+pub fn avail_bytes(dir: &Path) -> Result<u64> {
+    let s = rustix::fs::statvfs(dir).map_err(|e| Error::from(std::io::Error::from(e)).context(dir.display()))?;
+    Ok(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+/// The size of the filesystem of `dir`.
+pub fn disk_size(dir: &Path) -> Result<u64> {
+    let s = rustix::fs::statvfs(dir).map_err(|e| Error::from(std::io::Error::from(e)).context(dir.display()))?;
+    Ok(s.f_blocks.saturating_mul(s.f_frsize))
+}
+
+fn pragma_u64(conn: &Connection, name: &str) -> Result<u64> {
+    let n: i64 = conn.pragma_query_value(None, name, |r| r.get(0))?;
+    Ok(n.max(0) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KIB: u64 = 1024;
+    const MIB: u64 = 1 << 20;
+
+    #[test]
+    fn the_wal_and_the_reserve_scale_with_the_disk() {
+        let rows: &[(u64, u64, u64, u64)] = &[
+            // page size, disk, WAL pages, reserve bytes
+            (16 * KIB, 8 << 30, 1000, 1016 * 16 * KIB),
+            (16 * KIB, 32 * MIB, 32, 48 * 16 * KIB),
+            (16 * KIB, 4 * MIB, 16, 32 * 16 * KIB),
+            (4 * KIB, 64 << 30, 1000, 1016 * 4 * KIB),
+            (4 * KIB, 32 * MIB, 128, 144 * 4 * KIB),
+        ];
+        for &(page_size, disk, wal_pages, reserve) in rows {
+            let plan = Plan::for_disk(page_size, disk);
+            assert_eq!((plan.wal_pages, plan.reserve_bytes), (wal_pages, reserve), "{page_size} on {disk}");
+        }
+    }
+
+    #[test]
+    fn need_table() {
+        let plan = Plan::for_disk(16 * KIB, 32 * MIB);
+        let ps = plan.page_size;
+        let frame = ps + WAL_FRAME_HEADER;
+        let r = |db_pages: u64, page_count: u64, freelist: u64| Reading {
+            avail: 0,
+            db_len: db_pages * ps,
+            page_count,
+            freelist,
+        };
+        let rows: &[(&str, Reading, u64, bool, u64)] = &[
+            ("nothing to write, reserve held", r(10, 10, 0), 0, true, 0),
+            ("nothing to write, reserve given away", r(10, 10, 0), 0, false, plan.reserve_bytes),
+            ("a page of new data grows the file", r(10, 10, 0), 14 * KIB, true, (1 + 4) * frame + ps),
+            ("free pages are reused: no growth", r(10, 10, 5), 14 * KIB, true, (1 + 4) * frame),
+            ("growth waiting in the WAL counts", r(10, 13, 0), 0, true, 3 * ps),
+            ("all of it", r(10, 13, 1), 28 * KIB, false, (2 + 4) * frame + ps + 3 * ps + plan.reserve_bytes),
+        ];
+        for (what, reading, put, held, want) in rows {
+            assert_eq!(need(&plan, reading, *put, *held), *want, "{what}");
+        }
+    }
+
+    #[test]
+    fn tight_below_a_full_wal_cycle() {
+        let plan = Plan::for_disk(16 * KIB, 32 * MIB);
+        let reading = |avail, page_count| Reading { avail, db_len: 10 * plan.page_size, page_count, freelist: 0 };
+        assert!(!is_tight(&plan, &reading(plan.reserve_bytes, 10)));
+        assert!(is_tight(&plan, &reading(plan.reserve_bytes - 1, 10)));
+        assert!(is_tight(&plan, &reading(plan.reserve_bytes, 11)), "the WAL's waiting growth must fit too");
+        assert_eq!(rearm_needs(&plan, &reading(0, 12)), 2 * plan.reserve_bytes + 2 * plan.page_size);
+    }
+}
