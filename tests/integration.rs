@@ -6,6 +6,8 @@ mod bad_input;
 mod browser;
 // sluice convert-flume on the Flume User Guide's example agents; conf/ samples pass check.
 mod convert_flume;
+// Bytes overwritten in the store: the agent starts, delivers what is readable, counts the rest.
+mod corruption;
 // A child process killed with SIGKILL mid put/take, 50 times: nothing committed is lost.
 mod crash;
 // A real full disk (tmpfs): intake refused or evicting, delivery never stops, intake resumes.

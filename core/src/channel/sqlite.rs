@@ -21,6 +21,7 @@ pub mod salvage;
 pub mod schema;
 pub mod space;
 mod state;
+pub mod wal;
 mod write;
 
 #[cfg(test)]
@@ -104,6 +105,11 @@ impl Store {
             let _ = std::fs::remove_file(space::reserve_path(dir));
         }
         let opened = schema::open(dir, power_safe, page_size)?;
+        for note in &opened.notes {
+            if let Err(e) = salvage::note(&opened.conn, note) {
+                log::error!("store {}: damage not recorded in the quarantine ({e}): {note}", dir.display());
+            }
+        }
         let actual_page_size: i64 = opened.conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
         let space = Space::open(dir, &opened.conn, actual_page_size.max(512) as u64);
         let state = State { conn: opened.conn, channels: Vec::new(), space, recovered_at: None };

@@ -189,6 +189,16 @@ pub(super) fn quarantine_lost(to: &Connection, lost: &LostRow, why: &str) -> Res
     record_loss(to, &lost.channel, "corrupt", lost.priority, lost.events, lost.bytes)
 }
 
+/// Records damage whose events cannot be counted as a quarantine entry of no
+/// events, so `sluice inspect` and `sluice quarantine list` show it.
+pub fn note(to: &Connection, reason: &str) -> Result<()> {
+    to.execute(
+        "INSERT INTO quarantine (channel, sink, reason, at_ms, n, data) VALUES ('', '', ?1, ?2, 0, x'')",
+        params![reason, now_ms()],
+    )?;
+    Ok(())
+}
+
 fn copy_table(from: &Connection, to: &Connection, table: &Table, report: &mut Report) -> Result<()> {
     let arity = table.arity;
     let listed = list(from, table.name, table.columns, |r| {

@@ -85,6 +85,9 @@ pub struct Opened {
     pub set_aside: Option<PathBuf>,
     /// What was copied out of it, and what could not be.
     pub salvage: Option<super::salvage::Report>,
+    /// Damage found whose events cannot be counted (a damaged WAL, an
+    /// unreadable part of a table): reported in the quarantine with no events.
+    pub notes: Vec<String>,
 }
 
 /// Opens (creating private to this user) the store in `dir`; a new file gets `page_size`-byte pages.
@@ -102,11 +105,15 @@ pub struct Opened {
 pub fn open(dir: &Path, power_safe: bool, page_size: u32) -> Result<Opened> {
     prepare_dir(dir)?;
     let path = dir.join(FILE_NAME);
+    let mut notes = Vec::new();
+    if let Some(damage) = super::wal::check(&side_file(&path, "-wal")) {
+        notes.push(report_wal_damage(dir, &path, &damage));
+    }
     let damage = match std::fs::metadata(&path) {
         Ok(m) if m.len() == 0 => Some("the file is empty".to_string()),
         Ok(_) => match open_file(&path, power_safe, page_size) {
             Ok(conn) => match quick_check(&conn) {
-                Ok(()) => return Ok(Opened { conn, set_aside: None, salvage: None }),
+                Ok(()) => return Ok(Opened { conn, set_aside: None, salvage: None, notes }),
                 Err(why) => Some(why),
             },
             Err(e) if is_corruption(&e) => Some(e.to_string()),
@@ -119,7 +126,7 @@ pub fn open(dir: &Path, power_safe: bool, page_size: u32) -> Result<Opened> {
         Err(_) => None,
     };
     let Some(why) = damage else {
-        return Ok(Opened { conn: create(&path, power_safe, page_size)?, set_aside: None, salvage: None });
+        return Ok(Opened { conn: create(&path, power_safe, page_size)?, set_aside: None, salvage: None, notes });
     };
     let aside = set_aside(dir, &path)?;
     log::error!(
@@ -130,7 +137,26 @@ pub fn open(dir: &Path, power_safe: bool, page_size: u32) -> Result<Opened> {
     let conn = create(&path, power_safe, page_size)?;
     let report = salvage_from(&aside, &conn);
     log::error!("store {}: salvage of {}: {}", path.display(), aside.display(), report.summary());
-    Ok(Opened { conn, set_aside: Some(aside), salvage: Some(report) })
+    for (table, from, to) in &report.unlisted {
+        notes.push(format!("corrupt: {table} ids {from}..={to} of {} unreadable (events unknown)", aside.display()));
+    }
+    Ok(Opened { conn, set_aside: Some(aside), salvage: Some(report), notes })
+}
+
+/// Keeps a copy of a WAL SQLite is about to cut short and says what is lost.
+fn report_wal_damage(dir: &Path, path: &Path, damage: &super::wal::WalDamage) -> String {
+    let wal = side_file(path, "-wal");
+    let copy = dir.join(format!("{FILE_NAME}-wal.damaged-{}", crate::event::now_ms()));
+    let kept = match std::fs::copy(&wal, &copy) {
+        Ok(_) => format!("a copy is {}", copy.display()),
+        Err(e) => format!("no copy kept: {e}"),
+    };
+    let note = format!(
+        "corrupt: WAL frame {} fails its checksum; the {} frames after it ({} commits) are dropped by SQLite (events unknown; {kept})",
+        damage.bad_frame, damage.later_frames, damage.later_commits
+    );
+    log::error!("store {}: {note}", path.display());
+    note
 }
 
 /// Creates the data directory (0700), or checks an existing one: it must be a

@@ -299,3 +299,54 @@ fn expiry_frees_space_for_puts_without_takes() -> Result<()> {
     assert_eq!(channel.metrics().expired.get(), 2);
     Ok(())
 }
+
+/// Finds a page in the middle of an overflow chain: its next pointer and the
+/// next page's both point one page on (a fresh file lays chains out in order).
+fn middle_of_a_chain(file: &[u8], page_size: usize) -> Option<usize> {
+    let next = |p: usize| {
+        file.get((p - 1) * page_size..)
+            .and_then(|b| b.get(..4))
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    (3..file.len() / page_size)
+        .find(|&p| next(p) == Some(p + 1) && next(p + 1) == Some(p + 2) && next(p + 2) == Some(p + 3))
+        .map(|p| p + 1)
+}
+
+#[test]
+fn damage_found_while_running_is_salvaged_and_counted() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path(), false)?;
+    let channel = store.channel("main", Capacity::default())?;
+    let (before, after) = (events(5, Priority::Normal), events(5, Priority::Normal));
+    let big: Vec<Event> =
+        (0..20).map(|_| Event::new((0..10_000).map(|_| fastrand::alphanumeric()).collect::<String>())).collect();
+    let readable: Vec<EventId> = ids(&before).into_iter().chain(ids(&after)).collect();
+    channel.put(before)?;
+    channel.put(big)?;
+    channel.put(after)?;
+    store.lock().conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+    let path = dir.path().join(schema::FILE_NAME);
+    let mut file = std::fs::read(&path)?;
+    let page =
+        middle_of_a_chain(&file, schema::GATEWAY_PAGE_SIZE as usize).ok_or_else(|| Error::storage("no chain"))?;
+    let at = (page - 1) * schema::GATEWAY_PAGE_SIZE as usize;
+    file[at..at + 4].copy_from_slice(&[0xff, 0xff, 0xff, 0x00]);
+    std::fs::write(&path, &file)?;
+    // Forget the cached pages: the next read goes to the damaged file.
+    store.lock().conn.execute_batch("PRAGMA shrink_memory")?;
+
+    let taken = channel.take(100, usize::MAX)?.ok_or_else(|| Error::storage("nothing taken"))?;
+    assert_eq!(ids(&taken.events), readable, "the rows around the damaged one");
+    channel.commit(taken, Vec::new())?;
+    assert_eq!(channel.metrics().corrupt.get(), 20);
+    assert_eq!(channel.metrics().size.get(), 0);
+    let report = admin::inspect(dir.path())?;
+    let corrupt: u64 = report.losses.iter().filter(|l| l.reason == "corrupt").map(|l| l.events).sum();
+    assert_eq!(corrupt, 20, "the loss is persisted");
+    assert_eq!(report.set_aside.len(), 1, "the damaged file is kept aside");
+    // The store goes on: a put and a take after the salvage.
+    channel.put(events(3, Priority::High))?;
+    assert_eq!(channel.take(10, usize::MAX)?.map(|t| t.events.len()), Some(3));
+    Ok(())
+}
