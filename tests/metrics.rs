@@ -52,3 +52,61 @@ fn full_channel_answers_503_and_metrics_agree() {
     assert!(text.contains("sluice_source_events_accepted_total{component=\"in\"} 5\n"), "{text}");
     assert!(text.contains("sluice_channel_size{component=\"main\"} 5\n"), "{text}");
 }
+
+/// `block` is fair and bounded: 30 clients posting at once to a full channel all
+/// get their 503 about `block_timeout` after they arrived, not one after another
+/// (two decode workers used to wait the full timeout per request: 2, 2, 4 … 30 s);
+/// and a client that hangs up stops waiting on the agent's side too.
+#[test]
+fn block_waits_at_most_block_timeout_from_arrival_whatever_the_queue() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let down = Receiver::scripted(|_, _| Reply::Status(503, vec![], "down".into()));
+    let (port, metrics_port) = (free_port(), free_port());
+    let config = write(
+        dir.path(),
+        "agent.toml",
+        &format!(
+            "[agent]\ndata_dir = \"{}\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n\
+             [channels.main]\ntype = \"sqlite\"\nmax_events = 5\non_full = \"block\"\nblock_timeout = \"2s\"\n\
+             [sources.in]\ntype = \"http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
+             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{}\"\nretry = {{ initial = \"30s\", max = \"30s\" }}\n",
+            dir.path().join("data").display(),
+            down.url()
+        ),
+    );
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    let (addr, metrics) = (format!("127.0.0.1:{port}"), format!("127.0.0.1:{metrics_port}"));
+    assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&metrics).is_ok()));
+    let one = r#"[{"body":"x"}]"#;
+    let full = format!("[{}]", [r#"{"body":"x"}"#; 5].join(","));
+    assert_eq!(post(&addr, "/", "application/json", &[], full.as_bytes()).map(|r| r.0).ok(), Some(200));
+
+    // Ten clients that post and hang up at once: their waits must end with them.
+    for _ in 0..10 {
+        if let Ok(mut s) = std::net::TcpStream::connect(&addr) {
+            use std::io::Write as _;
+            let head = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n{one}", one.len());
+            let _ = s.write_all(head.as_bytes());
+        }
+    }
+    let started = std::time::Instant::now();
+    let clients: Vec<_> = (0..30)
+        .map(|_| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let status = post(&addr, "/", "application/json", &[], one.as_bytes()).map(|r| r.0).unwrap_or(0);
+                (status, started.elapsed())
+            })
+        })
+        .collect();
+    let answers: Vec<(u16, Duration)> = clients.into_iter().filter_map(|c| c.join().ok()).collect();
+    let slowest = answers.iter().map(|(_, t)| *t).max().unwrap_or_default();
+    assert!(answers.iter().all(|(s, _)| *s == 503), "{answers:?}");
+    assert!(slowest < Duration::from_secs(4), "the last 503 came after {slowest:?}: waits must not queue");
+    assert!(answers.iter().all(|(_, t)| *t >= Duration::from_millis(1800)), "each waited its block_timeout");
+    let refused: u64 = sluice_tests::metrics_json(&metrics)["CHANNEL.main"]["EventRefusedFullCount"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(refused >= 30, "the refusals are counted: {refused}");
+}

@@ -22,6 +22,9 @@ pub fn run(path: Option<&Path>) -> Result<()> {
     let config = load(path, &registry)?;
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
         .map_err(|e| Error::new(ErrorKind::Io, format!("signals: {e}")))?;
+    if let Some(files) = sluice::agent::raise_open_files_limit() {
+        log::debug!("open files limit: {files}");
+    }
     let agent = Agent::start(&config.topology, &registry)?;
     log::info!(
         "sluice {} running {} ({})",

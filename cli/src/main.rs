@@ -7,6 +7,8 @@
 mod alloc;
 mod args;
 mod commands;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+mod glibc;
 mod logger;
 
 use args::Command;
@@ -15,6 +17,8 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     #[cfg(target_env = "musl")]
     alloc::tune();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    glibc::tune();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let args = match args::parse(&argv) {
         Ok(args) => args,

@@ -285,6 +285,21 @@ fn lock_dir(dir: &std::path::Path) -> Result<File> {
     }
 }
 
+/// Raises this process's limit of open files to its hard limit, so network
+/// sources can hold their `max_connections` (1,024 by default for http) whatever
+/// soft limit the shell or service manager set. Returns the limit in force.
+pub fn raise_open_files_limit() -> Option<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            log::debug!("cannot raise the open files limit: {e}");
+        }
+    }
+    getrlimit(Resource::Nofile).current
+}
+
 /// Whether an agent holds the lock of `dir` now.
 pub fn dir_in_use(dir: &std::path::Path) -> bool {
     File::options().write(true).open(dir.join("sluice.lock")).is_ok_and(|f| f.try_lock().is_err())

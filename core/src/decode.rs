@@ -59,7 +59,9 @@ const DEFAULT_MAX_EVENTS: usize = 100_000;
 /// What one request body may cost after it was received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DecodeLimits {
-    /// Largest body after gunzip, in bytes; larger is an error. Default 64 MiB.
+    /// Largest body after gunzip, in bytes, and most memory its decoded events
+    /// may take (headers cost more decoded than as text); more is an error.
+    /// Default 64 MiB.
     pub max_inflated: usize,
     /// Most events in one request; more is an error. Default 100,000.
     pub max_events: usize,
@@ -91,8 +93,8 @@ pub fn decode_request(
     let text = std::str::from_utf8(&body)
         .map_err(|e| Error::decode(format!("body is not valid utf-8 (at byte {})", e.valid_up_to())))?;
     match format {
-        Format::FlumeJson => flume_json(text, limits.max_events),
-        Format::Ndjson => ndjson(text, limits.max_events),
+        Format::FlumeJson => flume_json(text, limits),
+        Format::Ndjson => ndjson(text, limits),
     }
 }
 
@@ -165,13 +167,13 @@ fn gunzip(body: &[u8], max: usize) -> Result<Vec<u8>> {
 }
 
 /// Decodes a flume_json array.
-fn flume_json(text: &str, max_events: usize) -> Result<Vec<Event>> {
+fn flume_json(text: &str, limits: &DecodeLimits) -> Result<Vec<Event>> {
     if text.trim_ascii().is_empty() {
         return Err(Error::decode("empty body: expected a json array of events"));
     }
     let mut progress = Progress::default();
     let mut json = serde_json::Deserializer::from_str(text);
-    let batch = FlumeBatch { max_events, progress: &mut progress };
+    let batch = FlumeBatch { max_events: limits.max_events, max_memory: limits.max_inflated, progress: &mut progress };
     let decoded = batch.deserialize(&mut json).and_then(|events| json.end().map(|()| events));
     decoded.map_err(|e| flume_error(&e, progress))
 }
@@ -190,8 +192,10 @@ fn flume_error(e: &serde_json::Error, progress: Progress) -> Error {
 }
 
 /// Decodes ndjson, one event a non-blank line.
-fn ndjson(text: &str, max_events: usize) -> Result<Vec<Event>> {
+fn ndjson(text: &str, limits: &DecodeLimits) -> Result<Vec<Event>> {
+    let max_events = limits.max_events;
     let mut events = Vec::new();
+    let mut used = 0usize;
     for (number, line) in (1usize..).zip(text.split('\n')) {
         let line = line.trim_ascii();
         if line.is_empty() {
@@ -206,7 +210,12 @@ fn ndjson(text: &str, max_events: usize) -> Result<Vec<Event>> {
             let (message, _, column) = split_json_error(&e);
             fail(format!("{message} (column {column})"))
         })?;
-        events.push(raw.0.into_event().map_err(fail)?);
+        let event = raw.0.into_event().map_err(fail)?;
+        used += wire::memory(&event);
+        if used > limits.max_inflated {
+            return Err(Error::decode(too_much(limits.max_inflated)));
+        }
+        events.push(event);
     }
     Ok(events)
 }
@@ -214,6 +223,11 @@ fn ndjson(text: &str, max_events: usize) -> Result<Vec<Event>> {
 /// The message for a request over [`DecodeLimits::max_events`].
 fn too_many(max_events: usize) -> String {
     format!("more than {max_events} events in one request")
+}
+
+/// The message for a request whose decoded events would take more than `max` bytes.
+fn too_much(max: usize) -> String {
+    format!("the decoded events would take more than {max} bytes of memory")
 }
 
 /// serde_json's message without the position it appends, and the position.

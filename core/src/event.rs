@@ -12,6 +12,11 @@ pub use id::EventId;
 use serde::{Deserialize, Serialize};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Most headers on one event, wherever it comes from (the http source, the
+/// mobile API): Flume events carry a handful; this bounds what a hostile
+/// request can make one event cost.
+pub const MAX_HEADERS: usize = 256;
+
 /// How much an event matters when space runs out: `high` is never evicted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

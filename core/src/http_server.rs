@@ -6,18 +6,27 @@
 //! keep-alive and pipelining work without buffering more than one request.
 //!
 //! Everything a client controls is bounded by [`Limits`]: header bytes, body bytes, the
-//! time to send one request (slowloris) and the number of open connections. What the
-//! server refuses gets a status, a one-line reason and `Connection: close`:
+//! time to send a head (slowloris) and a whole request, the time a connection may sit
+//! idle, the number of open connections, and the bytes of bodies held at once across
+//! all of them. A [`Service`] may refuse a request from its head alone (a missing
+//! token), before a byte of its body is read. What the server refuses gets a status, a
+//! one-line reason and `Connection: close`:
 //!
 //! | Input | Reply |
 //! |---|---|
 //! | malformed request line, headers, `Content-Length` or chunked framing | 400 |
-//! | request not complete within `read_timeout` | 408 |
+//! | head not complete within `header_timeout`, request within `read_timeout` | 408 |
 //! | an `Expect` other than `100-continue` | 417 |
 //! | body over `max_body` (the rest is not read) | 413 |
 //! | header section over `max_header_bytes`, or too many header lines | 431 |
 //! | a transfer coding other than `chunked` | 501 |
-//! | more than `max_connections` open | 503 |
+//! | bodies in flight over `max_inflight_bytes`, and none larger to give way | 503 |
+//! | `max_connections` open, none idle or slow to close for this one | 503 |
+//!
+//! At `max_connections` a new client is served by closing the longest idle
+//! connection (or the oldest slow head); a body being received gives its share of
+//! the in-flight budget to a smaller request when the budget runs out (see
+//! `conns` and `budget`): floods cost the flooder, not the clients.
 //!
 //! # Examples
 //!
@@ -40,11 +49,14 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod budget;
 mod chunked;
 mod conn;
+mod conns;
 mod head;
 #[cfg(test)]
 mod tests;
+mod wire;
 
 use smol::channel::Receiver;
 use smol::future::FutureExt as _;
@@ -53,9 +65,9 @@ use smol::{Executor, Timer};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Default [`Limits::max_body`]: 16 MiB holds ~80k events of 200 bytes, far more than a
 /// client batch.
@@ -65,6 +77,15 @@ const DEFAULT_MAX_BODY: usize = 16 << 20;
 const DEFAULT_MAX_HEADER_BYTES: usize = 16 << 10;
 /// Default [`Limits::read_timeout`]: a 16 MiB body needs ~0.6 MiB/s to arrive in time.
 const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default [`Limits::header_timeout`]: a head is one packet; 10 s covers a bad
+/// mobile link and cuts a slowloris off in a third of the request time.
+const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`Limits::idle_timeout`]: long enough for a client batching every
+/// few seconds to keep its connection, short enough not to hoard sockets.
+const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default [`Limits::max_inflight_bytes`]: two bodies of the default
+/// `max_body` at once; small requests are served even when large ones fill it.
+const DEFAULT_MAX_INFLIGHT: usize = 2 * DEFAULT_MAX_BODY;
 /// Default [`Limits::max_connections`]: what a gateway sees from many devices, and within
 /// the file descriptors a service is usually given (4096 or more under systemd).
 const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -87,6 +108,12 @@ pub struct Request {
     pub body: Vec<u8>,
     /// The client's address.
     pub peer: SocketAddr,
+    /// When the request's first byte arrived: waits count from here, not from
+    /// when a worker picked it up.
+    pub received_at: Instant,
+    /// Set by the server when the client hung up while the request was being
+    /// handled: whatever still waits on its behalf may give up.
+    pub cancelled: Arc<AtomicBool>,
 }
 
 impl Request {
@@ -137,12 +164,19 @@ pub struct Limits {
     /// Largest request line plus header section in bytes; larger gets 431. The trailer
     /// section of a chunked body has the same limit (larger gets 400). Default 16 KiB.
     pub max_header_bytes: usize,
-    /// Time for one whole request to arrive, head and body, counted from when the server
-    /// starts waiting for it (so it also closes idle keep-alive connections). Also bounds
-    /// writing one response. Default 30 s.
+    /// Time for a request's head to arrive, from its first byte (on a new connection,
+    /// from the accept: a client that connects and says nothing is closed). Default 10 s.
+    pub header_timeout: Duration,
+    /// Time for one whole request to arrive, head and body, from its first byte. Also
+    /// bounds writing one response. Default 30 s.
     pub read_timeout: Duration,
-    /// Open connections at most; more get 503. Default 1024.
+    /// Time a kept-alive connection may wait for its next request. Default 30 s.
+    pub idle_timeout: Duration,
+    /// Open connections at most; at the limit an idle one is closed for a new client,
+    /// and when none is idle the new one gets 503. Default 1024.
     pub max_connections: usize,
+    /// Bytes of request bodies held at once, across all connections. Default 32 MiB.
+    pub max_inflight_bytes: usize,
 }
 
 impl Default for Limits {
@@ -150,8 +184,11 @@ impl Default for Limits {
         Limits {
             max_body: DEFAULT_MAX_BODY,
             max_header_bytes: DEFAULT_MAX_HEADER_BYTES,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
             read_timeout: DEFAULT_READ_TIMEOUT,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_inflight_bytes: DEFAULT_MAX_INFLIGHT,
         }
     }
 }
@@ -159,6 +196,26 @@ impl Default for Limits {
 /// Answers one request. It is async so it can `smol::unblock` blocking channel puts;
 /// requests of one connection are handled one after another.
 pub type Handler = Arc<dyn Fn(Request) -> Pin<Box<dyn Future<Output = Response> + Send>> + Send + Sync>;
+
+/// Checks a request from its head, before any byte of its body is read: `Some`
+/// refuses it with that response (the body is not read; the connection closes).
+/// The request it sees has an empty body.
+pub type Admit = Arc<dyn Fn(&Request) -> Option<Response> + Send + Sync>;
+
+/// What a server does with requests: an optional check of each head, and the handler.
+#[derive(Clone)]
+pub struct Service {
+    /// Refuses requests from their heads (a missing token, a wrong method).
+    pub admit: Option<Admit>,
+    /// Answers requests that were admitted and read whole.
+    pub handle: Handler,
+}
+
+impl From<Handler> for Service {
+    fn from(handle: Handler) -> Service {
+        Service { admit: None, handle }
+    }
+}
 
 /// Makes a [`Handler`] from an async closure-like function.
 ///
@@ -186,10 +243,12 @@ pub async fn serve(
     ex: Arc<Executor<'static>>,
     listener: TcpListener,
     limits: Limits,
-    handler: Handler,
+    service: impl Into<Service>,
     stop: Receiver<()>,
 ) {
-    let open = Arc::new(AtomicUsize::new(0));
+    let service = service.into();
+    let conns = conns::Conns::new(limits.max_connections);
+    let budget = budget::Budget::new(limits.max_inflight_bytes);
     let mut stopped = pin!(closed(stop.clone()));
     loop {
         // Stop first: under a flood of connections `accept` is always ready.
@@ -201,12 +260,17 @@ pub async fn serve(
         .await;
         match next {
             None => return,
-            Some(Ok((stream, peer))) => match Slot::take(&open, limits.max_connections) {
-                Some(slot) => {
-                    let conn = conn::Conn::new(stream, peer, limits.clone(), handler.clone(), stop.clone());
-                    ex.spawn(conn.run(slot)).detach();
+            Some(Ok((stream, peer))) => match (conns.admit(), Arc::<smol::Async<std::net::TcpStream>>::from(stream)) {
+                (Some(place), stream) => {
+                    let shared = conn::Shared {
+                        limits: limits.clone(),
+                        service: service.clone(),
+                        stop: stop.clone(),
+                        budget: budget.clone(),
+                    };
+                    ex.spawn(conn::Conn::new(stream, peer, shared, place).run()).detach();
                 }
-                None => ex.spawn(conn::refuse(stream)).detach(),
+                (None, stream) => ex.spawn(wire::refuse(stream)).detach(),
             },
             Some(Err(e)) => {
                 log::warn!("http server: accept failed: {e}");
@@ -219,23 +283,4 @@ pub async fn serve(
 /// Resolves once `stop` is closed, draining (and ignoring) values sent on it.
 async fn closed(stop: Receiver<()>) {
     while stop.recv().await.is_ok() {}
-}
-
-/// One of the `max_connections` places, given back on drop.
-struct Slot(Arc<AtomicUsize>);
-
-impl Slot {
-    /// A place if fewer than `max` are taken.
-    fn take(open: &Arc<AtomicUsize>, max: usize) -> Option<Slot> {
-        let before = open.fetch_add(1, Ordering::Relaxed);
-        // Built before the check so that a refused slot is given back by its drop.
-        let slot = Slot(open.clone());
-        (before < max).then_some(slot)
-    }
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }

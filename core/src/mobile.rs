@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 /// with an error rather than stored and then refused by every upstream.
 pub const MAX_EVENT_BYTES: usize = 1 << 20;
 
-/// Most headers on one event.
-pub const MAX_HEADERS: usize = 256;
+/// Most headers on one event (the same bound as every source's).
+pub const MAX_HEADERS: usize = crate::event::MAX_HEADERS;
 
 /// How often `flush` checks whether the upload finished.
 const FLUSH_POLL: Duration = Duration::from_millis(5);

@@ -134,6 +134,13 @@ fn varint(b: &[u8]) -> (u64, usize) {
     ((v << 8) | u64::from(b[8]), 9)
 }
 
+/// Copies everything in the WAL of the store at `path` into the file, so the
+/// file alone holds the store (a stopped agent may leave a WAL behind).
+pub fn checkpoint(path: &Path) {
+    let conn = rusqlite::Connection::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())).unwrap_or_else(|e| panic!("checkpoint: {e}"));
+}
+
 /// The root page of table `name` in the store at `path`.
 pub fn root_page(path: &Path, name: &str) -> u32 {
     let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)

@@ -5,7 +5,8 @@
 //! would otherwise accept for a struct. [`FlumeBatch`] reads an array event by event and
 //! leaves in [`Progress`] where it stopped, so errors can name the event.
 
-use super::too_many;
+use super::{too_many, too_much};
+use crate::event::MAX_HEADERS;
 use crate::sink::format::BODY_ENCODING_HEADER;
 use crate::{Event, EventId};
 use base64::Engine as _;
@@ -29,7 +30,19 @@ pub(super) struct Progress {
 /// Reads a flume_json array event by event, keeping track of where it is.
 pub(super) struct FlumeBatch<'a> {
     pub max_events: usize,
+    /// Most bytes the decoded events may take in memory (see [`memory`]).
+    pub max_memory: usize,
     pub progress: &'a mut Progress,
+}
+
+/// Bytes an event takes in memory besides its body and header text: the
+/// struct, its vectors, and two strings per header. Small JSON can decode into
+/// much more memory than it took (`{"a":"b"}` is 9 bytes, its header ~80);
+/// this is what the decoded size of a request is counted in.
+pub(super) fn memory(event: &Event) -> usize {
+    const EVENT: usize = 96;
+    const HEADER: usize = 80;
+    EVENT + event.size() + HEADER * event.headers.len()
 }
 
 impl<'de> DeserializeSeed<'de> for FlumeBatch<'_> {
@@ -49,6 +62,7 @@ impl<'de> Visitor<'de> for FlumeBatch<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<Vec<Event>, A::Error> {
         let mut events = Vec::new();
+        let mut used = 0usize;
         loop {
             let index = events.len();
             if index == self.max_events {
@@ -63,6 +77,10 @@ impl<'de> Visitor<'de> for FlumeBatch<'_> {
             };
             self.progress.event = None;
             let event = raw.0.into_event().map_err(|message| self.fail(format!("event {index}: {message}")))?;
+            used += memory(&event);
+            if used > self.max_memory {
+                return Err(self.fail(too_much(self.max_memory)));
+            }
             events.push(event);
         }
         self.progress.event = None;
@@ -175,6 +193,9 @@ impl<'de> Visitor<'de> for HeadersVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Headers, A::Error> {
         let mut headers = Vec::new();
         while let Some(name) = map.next_key::<String>()? {
+            if headers.len() == MAX_HEADERS {
+                return Err(de::Error::custom(format_args!("more than {MAX_HEADERS} headers in one event")));
+            }
             let serde_json::Value::String(value) = map.next_value()? else {
                 return Err(de::Error::custom(format_args!("header {name:?} must be a string")));
             };

@@ -4,8 +4,9 @@
 //! for `Content-Length`, `Transfer-Encoding`, `Expect` and `Connection` are in one
 //! place and apart from the I/O.
 
-use super::Request;
+use super::{Request, Response};
 use std::net::SocketAddr;
+use std::time::Instant;
 
 /// Header lines accepted in one request; `httparse` needs a fixed array, and 64 is
 /// several times what browsers and HTTP libraries send.
@@ -16,11 +17,45 @@ const MAX_HEADERS: usize = 64;
 pub(super) struct Reject {
     pub status: u16,
     pub reason: String,
+    /// Whether the client is told when to come back (`Retry-After: 1`).
+    retry_after: bool,
+    /// A whole response to send instead (a service's refusal from the head).
+    response: Option<Response>,
 }
 
 impl Reject {
     pub fn new(status: u16, reason: impl Into<String>) -> Self {
-        Reject { status, reason: reason.into() }
+        Reject { status, reason: reason.into(), retry_after: false, response: None }
+    }
+
+    /// A refusal answered with `response` as the service made it.
+    pub fn answer(response: Response) -> Self {
+        Reject { status: response.status, reason: String::new(), retry_after: false, response: Some(response) }
+    }
+
+    /// The refusal of a body the in-flight budget of `budget` bytes has no room for.
+    pub fn busy(budget: usize) -> Self {
+        Reject::new(503, format!("server busy: request bodies in flight exceed {budget} bytes, retry later"))
+            .with_retry_after()
+    }
+
+    /// The same, telling the client to retry in a second.
+    pub fn with_retry_after(mut self) -> Self {
+        self.retry_after = true;
+        self
+    }
+
+    /// The response that says it.
+    pub fn into_response(self) -> Response {
+        if let Some(response) = self.response {
+            return response;
+        }
+        let response = Response::text(self.status, format!("{}\n", self.reason));
+        if self.retry_after {
+            response.with_header("Retry-After", "1")
+        } else {
+            response
+        }
     }
 }
 
@@ -135,13 +170,14 @@ impl Head {
         self.version >= 1 && !self.values("connection").any(has_close_token)
     }
 
-    /// The request, with the body read and the target split at `?`.
-    pub fn into_request(self, body: Vec<u8>, peer: SocketAddr) -> Request {
+    /// The request, with `body` and the target split at `?`; its first byte came at `received_at`.
+    pub fn into_request(self, body: Vec<u8>, peer: SocketAddr, received_at: Instant) -> Request {
         let (path, query) = match self.target.split_once('?') {
             Some((path, query)) => (path.to_owned(), query.to_owned()),
             None => (self.target, String::new()),
         };
-        Request { method: self.method, path, query, headers: self.headers, body, peer }
+        let cancelled = Default::default();
+        Request { method: self.method, path, query, headers: self.headers, body, peer, received_at, cancelled }
     }
 }
 
@@ -211,7 +247,7 @@ mod tests {
         let peer = SocketAddr::from(([127, 0, 0, 1], 9));
         let parsed = head("POST /v1/e?a=1&b HTTP/1.1\r\nX-Key: A b\r\n\r\n")?;
         assert_eq!(parsed.len, 41);
-        let request = parsed.into_request(b"x".to_vec(), peer);
+        let request = parsed.into_request(b"x".to_vec(), peer, Instant::now());
         assert_eq!(
             (request.method.as_str(), request.path.as_str(), request.query.as_str()),
             ("POST", "/v1/e", "a=1&b")

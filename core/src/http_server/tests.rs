@@ -18,6 +18,10 @@ struct Server {
 
 impl Server {
     fn start(limits: Limits) -> io::Result<Server> {
+        Server::start_with(limits, Service::from(echo()))
+    }
+
+    fn start_with(limits: Limits, service: Service) -> io::Result<Server> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let addr = listener.local_addr()?;
         let listener = TcpListener::try_from(listener)?;
@@ -26,7 +30,7 @@ impl Server {
         let thread = thread::spawn(move || {
             let ex = Arc::new(Executor::new());
             smol::block_on(ex.run(async {
-                serve(ex.clone(), listener, limits, echo(), stopped).await;
+                serve(ex.clone(), listener, limits, service, stopped).await;
                 let _ = quitting.recv().await;
             }));
         });
@@ -205,7 +209,8 @@ fn garbage_gets_400_and_close() -> io::Result<()> {
 
 #[test]
 fn slow_head_gets_408_and_idle_connection_closes() -> io::Result<()> {
-    let server = Server::start(Limits { read_timeout: Duration::from_millis(200), ..Limits::default() })?;
+    let limits = Limits { header_timeout: Duration::from_millis(200), ..Limits::default() };
+    let server = Server::start(limits)?;
     let mut client = server.connect()?;
     let started = Instant::now();
     client.send(b"POST / HTTP/1.1\r\nHost: t\r\n")?;
@@ -264,14 +269,94 @@ fn oversized_head_gets_431() -> io::Result<()> {
 }
 
 #[test]
-fn connections_over_the_limit_get_503() -> io::Result<()> {
+fn at_the_connection_limit_an_idle_one_makes_way_and_busy_ones_do_not() -> io::Result<()> {
     let server = Server::start(Limits { max_connections: 1, ..Limits::default() })?;
     let mut first = server.connect()?;
     first.send(&post("/", "x"))?;
     assert_eq!(first.reply()?.status, 200);
+    // The first is kept alive and idle: a new client is served in its place.
     let mut second = server.connect()?;
-    assert_eq!(second.reply()?.status, 503);
-    assert!(second.is_closed()?);
+    second.send(&post("/", "y"))?;
+    assert_eq!(second.reply()?.status, 200);
+    assert!(first.is_closed()?, "the idle connection was closed for the new one");
+    // A connection in the middle of a body is at work: the next one is refused.
+    second.send(b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\nhalf")?;
+    thread::sleep(Duration::from_millis(50));
+    let mut third = server.connect()?;
+    let reply = third.reply()?;
+    assert_eq!((reply.status, reply.header("retry-after")), (503, Some("1")));
+    assert!(third.is_closed()?);
+    second.send(b"-done")?;
+    assert_eq!(second.reply()?.body, b"half-done");
+    Ok(())
+}
+
+#[test]
+fn a_kept_alive_connection_closes_after_idle_timeout() -> io::Result<()> {
+    let server = Server::start(Limits { idle_timeout: Duration::from_millis(150), ..Limits::default() })?;
+    let mut client = server.connect()?;
+    client.send(&post("/", "x"))?;
+    assert_eq!(client.reply()?.status, 200);
+    let started = Instant::now();
+    assert!(client.is_closed()?);
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    Ok(())
+}
+
+#[test]
+fn a_refusal_from_the_head_is_sent_before_the_body() -> io::Result<()> {
+    let admit: Admit = Arc::new(|req: &Request| {
+        (req.header("authorization") != Some("Bearer t")).then(|| Response::text(401, "no token\n"))
+    });
+    let server = Server::start_with(Limits::default(), Service { admit: Some(admit), handle: echo() })?;
+    let mut client = server.connect()?;
+    // A 16 MiB body is announced; none of it is sent, yet the answer comes.
+    client.send(b"POST / HTTP/1.1\r\nContent-Length: 16777216\r\n\r\n")?;
+    let reply = client.reply()?;
+    assert_eq!((reply.status, reply.body.as_slice()), (401, &b"no token\n"[..]));
+    assert_eq!(reply.header("connection"), Some("close"));
+    let mut client = server.connect()?;
+    client.send(b"POST / HTTP/1.1\r\nAuthorization: Bearer t\r\nContent-Length: 2\r\n\r\nok")?;
+    assert_eq!(client.reply()?.body, b"ok");
+    Ok(())
+}
+
+#[test]
+fn a_stalled_large_body_gives_way_to_a_small_request() -> io::Result<()> {
+    let server = Server::start(Limits { max_body: 1 << 20, max_inflight_bytes: 2 << 20, ..Limits::default() })?;
+    // Two stalled large bodies fill what large bodies may use; a third is refused at once.
+    let mut large = Vec::new();
+    for _ in 0..2 {
+        let mut client = server.connect()?;
+        client.send(b"POST / HTTP/1.1\r\nContent-Length: 1048576\r\n\r\n")?;
+        client.send(&vec![b'x'; (7 << 17) - 100])?;
+        large.push(client);
+    }
+    thread::sleep(Duration::from_millis(200));
+    let mut third = server.connect()?;
+    third.send(b"POST / HTTP/1.1\r\nContent-Length: 1048576\r\n\r\n")?;
+    let _ = third.send(&vec![b'x'; 64 << 10]);
+    let reply = third.reply()?;
+    assert_eq!((reply.status, reply.header("retry-after")), (503, Some("1")), "no room for a third");
+    // Small requests have their own share, then take a large body's.
+    for _ in 0..3 {
+        let mut small = server.connect()?;
+        small.send(&post("/", &"s".repeat(100 << 10)))?;
+        assert_eq!(small.reply()?.status, 200, "the small request is served");
+    }
+    let mut small = vec![];
+    for _ in 0..4 {
+        let mut client = server.connect()?;
+        client.send(b"POST / HTTP/1.1\r\nContent-Length: 131072\r\n\r\n")?;
+        client.send(&vec![b's'; (128 << 10) - 1])?;
+        small.push(client);
+    }
+    thread::sleep(Duration::from_millis(200));
+    for client in &large {
+        client.stream.set_read_timeout(Some(Duration::from_millis(500)))?;
+    }
+    let preempted = large.iter_mut().filter_map(|c| c.reply().ok()).filter(|r| r.status == 503).count();
+    assert!(preempted >= 1, "a stalled large body gave way to the small ones");
     Ok(())
 }
 

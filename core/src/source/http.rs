@@ -7,12 +7,13 @@
 //! 503 when the channel is full; 401 without the configured bearer token.
 
 use super::{Source, SourceContext};
+use crate::channel::Wait;
 use crate::config::ComponentConfig;
 use crate::decode::{decode_request, DecodeLimits};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http_server::{serve, Handler, Limits, Request, Response};
+use crate::http_server::{serve, Admit, Handler, Limits, Request, Response, Service};
 use crate::registry::Registry;
-use crate::units::ByteSize;
+use crate::units::{ByteSize, Span};
 use crate::workers::Workers;
 use serde::Deserialize;
 use std::net::{SocketAddr, TcpListener};
@@ -35,6 +36,16 @@ pub struct HttpSourceConfig {
     /// Browser origins allowed to send (CORS), like `"https://shop.example"`; `"*"` allows any.
     /// Requests carrying another `Origin` are refused with 403.
     pub cors_origins: Option<Vec<String>>,
+    /// Open connections at most (default 1024); at the limit an idle one is closed for a new client.
+    pub max_connections: Option<usize>,
+    /// Time for a request's head to arrive (default 10s).
+    pub header_timeout: Option<Span>,
+    /// Time for a whole request to arrive (default 30s).
+    pub read_timeout: Option<Span>,
+    /// Time a kept-alive connection may wait for its next request (default 30s).
+    pub idle_timeout: Option<Span>,
+    /// Bytes of request bodies held at once across all connections (default 32MiB).
+    pub max_inflight: Option<ByteSize>,
 }
 
 /// The `http` source.
@@ -59,9 +70,22 @@ impl HttpSourceConfig {
     /// An address that does not parse.
     pub fn build(&self, c: &ComponentConfig) -> Result<HttpSource> {
         let addr = super::tcp::parse_listen(c, self.listen.as_deref(), "127.0.0.1:5140")?;
-        let mut limits = Limits::default();
-        if let Some(b) = self.max_body {
-            limits.max_body = b.0 as usize;
+        let d = Limits::default();
+        let limits = Limits {
+            max_body: self.max_body.map_or(d.max_body, |b| b.0 as usize),
+            header_timeout: self.header_timeout.map_or(d.header_timeout, |s| s.0),
+            read_timeout: self.read_timeout.map_or(d.read_timeout, |s| s.0),
+            idle_timeout: self.idle_timeout.map_or(d.idle_timeout, |s| s.0),
+            max_connections: self.max_connections.map_or(d.max_connections, |n| n.max(1)),
+            max_inflight_bytes: self.max_inflight.map_or(d.max_inflight_bytes, |b| b.0 as usize),
+            ..d
+        };
+        if limits.max_inflight_bytes / 8 * 7 < limits.max_body {
+            let least = (limits.max_body as u64).div_ceil(7) * 8;
+            return Err(c.error(
+                "max_inflight",
+                format!("must be at least {least} bytes, 8/7 of max_body (an eighth is kept for small requests)"),
+            ));
         }
         let mut decode = DecodeLimits::default();
         if let Some(b) = self.max_inflated {
@@ -87,8 +111,7 @@ impl HttpSourceConfig {
 
 impl Source for HttpSource {
     fn prepare(&mut self) -> Result<()> {
-        let listener = TcpListener::bind(self.addr)
-            .map_err(|e| Error::new(ErrorKind::Io, format!("http source: cannot listen on {}: {e}", self.addr)))?;
+        let listener = super::tcp::bind("http", self.addr)?;
         listener.set_nonblocking(true)?;
         self.listener = Some(listener);
         Ok(())
@@ -103,8 +126,8 @@ impl Source for HttpSource {
         log::info!("source {}: listening on http://{}", ctx.name, self.addr);
         let stop_rx = ctx.stop.closed_signal()?;
         let policy = Policy { decode: self.decode.clone(), bearer: self.bearer.clone(), cors: self.cors.clone() };
-        let handler = handler(ctx.clone(), policy)?;
-        smol::block_on(serve(ctx.executor.clone(), listener, self.limits.clone(), handler, stop_rx));
+        let service = service(ctx.clone(), policy)?;
+        smol::block_on(serve(ctx.executor.clone(), listener, self.limits.clone(), service, stop_rx));
         Ok(())
     }
 }
@@ -119,34 +142,75 @@ struct Policy {
     cors: Option<Vec<String>>,
 }
 
-fn handler(ctx: SourceContext, policy: Policy) -> Result<Handler> {
+fn service(ctx: SourceContext, policy: Policy) -> Result<Service> {
     let workers = Workers::new(&format!("http-{}", ctx.name), WORKERS)?;
+    let policy = Arc::new(policy);
+    let admit: Admit = {
+        let (ctx, policy) = (ctx.clone(), policy.clone());
+        Arc::new(move |request: &Request| {
+            let refusal = admit(&policy, request)?;
+            ctx.output.metrics().rejected.add(1);
+            log::warn!("source {}: refused a request from {}: {}", ctx.name, request.peer, refusal.status);
+            Some(refusal)
+        })
+    };
     let shared = Arc::new((ctx, workers, policy));
-    Ok(Arc::new(move |request: Request| {
+    let handle: Handler = Arc::new(move |request: Request| {
         let shared = shared.clone();
         Box::pin(async move {
             let (ctx, workers, policy) = &*shared;
-            // A browser's Origin: allowed ones get the CORS headers on every reply.
             let origin = request.header("origin").map(str::to_string);
-            match (&policy.cors, &origin) {
-                (Some(allowed), Some(origin)) if allowed.iter().any(|a| a == "*" || a == origin) => {
-                    let reply = if request.method == "OPTIONS" {
-                        preflight(&request)
-                    } else {
-                        handle(ctx, workers, policy, request).await
-                    };
-                    reply.with_header("Access-Control-Allow-Origin", origin.clone()).with_header("Vary", "Origin")
-                }
-                // sendBeacon and simple POSTs are not preflighted: the origin is checked here.
-                (_, Some(origin)) => {
-                    ctx.output.metrics().rejected.add(1);
-                    log::warn!("source {}: refused a request from origin {origin}", ctx.name);
-                    Response::text(403, format!("origin {origin} is not allowed\n")).with_header("Vary", "Origin")
-                }
-                (_, None) => handle(ctx, workers, policy, request).await,
+            let reply = if request.method == "OPTIONS" {
+                preflight(&request)
+            } else {
+                handle(ctx, workers, &policy.decode, request).await
+            };
+            // An origin that got this far is allowed: it gets the CORS headers on every reply.
+            match origin {
+                Some(origin) => reply.with_header("Access-Control-Allow-Origin", origin).with_header("Vary", "Origin"),
+                None => reply,
             }
         })
-    }))
+    });
+    Ok(Service { admit: Some(admit), handle })
+}
+
+/// What a request's head alone decides, before a byte of its body is read:
+/// the origin (403), the method (405) and the bearer token (401).
+fn admit(policy: &Policy, request: &Request) -> Option<Response> {
+    if let Some(origin) = request.header("origin") {
+        // sendBeacon and simple POSTs are not preflighted: the origin is checked here.
+        let allowed = policy.cors.as_ref().is_some_and(|a| a.iter().any(|o| o == "*" || o == origin));
+        if !allowed {
+            return Some(
+                Response::text(403, format!("origin {origin} is not allowed\n")).with_header("Vary", "Origin"),
+            );
+        }
+        if request.method == "OPTIONS" {
+            return None;
+        }
+    }
+    if request.method == "GET" && request.path == "/health" {
+        return None;
+    }
+    if request.method != "POST" {
+        return Some(Response::text(405, "only POST is accepted\n").with_header("Allow", "POST"));
+    }
+    let token = policy.bearer.as_deref()?;
+    let given = request.header("authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
+    if same_secret(given.as_bytes(), token.as_bytes()) {
+        return None;
+    }
+    Some(Response::text(401, "missing or wrong bearer token\n").with_header("WWW-Authenticate", "Bearer"))
+}
+
+/// Compares a secret in time that depends on its length only, not on where it differs.
+fn same_secret(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != expected.len());
+    for (i, e) in expected.iter().enumerate() {
+        diff |= given.get(i).copied().unwrap_or(0) ^ e;
+    }
+    diff == 0
 }
 
 /// The answer to a CORS preflight from an allowed origin.
@@ -158,25 +222,20 @@ fn preflight(request: &Request) -> Response {
         .with_header("Access-Control-Max-Age", "86400")
 }
 
-async fn handle(ctx: &SourceContext, workers: &Workers, policy: &Policy, request: Request) -> Response {
-    let (limits, bearer) = (&policy.decode, policy.bearer.as_deref());
-    if request.method == "GET" && request.path == "/health" {
+async fn handle(ctx: &SourceContext, workers: &Workers, limits: &DecodeLimits, request: Request) -> Response {
+    if request.method == "GET" {
         return Response::text(200, "ok\n");
     }
-    if request.method != "POST" {
-        return Response::text(405, "only POST is accepted\n").with_header("Allow", "POST");
-    }
-    if let Some(token) = bearer {
-        let given = request.header("authorization").and_then(|v| v.strip_prefix("Bearer "));
-        if given != Some(token) {
-            return Response::text(401, "missing or wrong bearer token\n").with_header("WWW-Authenticate", "Bearer");
-        }
-    }
+    // It waits for room at most block_timeout from its arrival, and not once its client left.
+    let wait = Wait { since: request.received_at, cancelled: Some(request.cancelled.clone()) };
     // Decoding is CPU work: it runs on a blocking thread with the put, not on the I/O thread.
     let output = ctx.output.clone();
     let limits = limits.clone();
     let Some(outcome) = workers
         .run(move || {
+            if wait.is_cancelled() {
+                return Ok(Err(None));
+            }
             let content_type = request.header("content-type");
             let events = decode_request(content_type, request.header("content-encoding"), &request.body, &limits)
                 .map_err(|e| (e, request.peer))?;
@@ -184,7 +243,7 @@ async fn handle(ctx: &SourceContext, workers: &Workers, policy: &Policy, request
             if n == 0 {
                 return Ok(Ok(0));
             }
-            Ok(output.deliver(events).map(|()| n))
+            Ok(output.deliver_waiting(events, &[], &wait).map(|()| n).map_err(Some))
         })
         .await
     else {
@@ -200,13 +259,32 @@ async fn handle(ctx: &SourceContext, workers: &Workers, policy: &Policy, request
     };
     match delivered {
         Ok(n) => Response::text(200, format!("accepted {n} events\n")),
-        Err(refused) if refused.is_full() => {
+        // The client left while it waited: nobody reads this.
+        Err(None) => Response::text(503, "the client hung up\n"),
+        Err(Some(refused)) if refused.error.kind() == ErrorKind::DiskFull => {
+            Response::text(503, format!("disk full, retry later: {}\n", refused.error)).with_header("Retry-After", "5")
+        }
+        Err(Some(refused)) if refused.is_full() => {
             Response::text(503, format!("channel full, retry later: {}\n", refused.error))
                 .with_header("Retry-After", "1")
         }
-        Err(refused) => {
+        Err(Some(refused)) => {
             log::error!("source {}: put failed: {}", ctx.name, refused.error);
             Response::text(500, format!("storage error: {}\n", refused.error))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_compare_equal_only_when_equal() {
+        assert!(same_secret(b"s3cret", b"s3cret"));
+        assert!(!same_secret(b"s3creT", b"s3cret"));
+        assert!(!same_secret(b"s3cre", b"s3cret"), "a prefix is not the secret");
+        assert!(!same_secret(b"s3crett", b"s3cret"));
+        assert!(!same_secret(b"", b"s3cret"));
     }
 }

@@ -38,8 +38,10 @@ pub struct SyslogConfig {
     pub batch_size: Option<usize>,
     /// Longest wait to fill a batch (default 20ms).
     pub batch_timeout: Option<Span>,
-    /// TCP connections served at once (default 64).
+    /// TCP connections served at once (default 64); at the limit the longest idle one is closed for a new sender.
     pub max_connections: Option<usize>,
+    /// A TCP connection that sends nothing this long is closed (default 5m).
+    pub idle_timeout: Option<Span>,
     /// Keep the whole message as the body (default false: the body is what follows the host, as in Flume).
     pub keep_fields: Option<bool>,
 }
@@ -81,6 +83,7 @@ impl SyslogConfig {
             batch_size: self.batch_size.unwrap_or(1000).max(1),
             batch_timeout: self.batch_timeout.map_or(Duration::from_millis(20), |s| s.0),
             max_connections: self.max_connections.unwrap_or(64).max(1),
+            idle_timeout: self.idle_timeout.map_or(super::listen::DEFAULT_IDLE_TIMEOUT, |s| s.0),
         };
         Ok(SyslogSource {
             protocol: self.protocol.unwrap_or(Protocol::Udp),

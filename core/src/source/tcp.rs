@@ -25,8 +25,10 @@ pub struct TcpSourceConfig {
     pub batch_size: Option<usize>,
     /// Longest wait to fill a batch (default 50ms).
     pub batch_timeout: Option<Span>,
-    /// Connections served at once (default 64).
+    /// Connections served at once (default 64); at the limit the longest idle one is closed for a new sender.
     pub max_connections: Option<usize>,
+    /// A connection that sends nothing this long is closed (default 5m).
+    pub idle_timeout: Option<Span>,
     /// Add the sender's address as this header (off by default).
     pub peer_header: Option<String>,
 }
@@ -57,16 +59,28 @@ impl TcpSourceConfig {
             batch_size: self.batch_size.unwrap_or(1000).max(1),
             batch_timeout: self.batch_timeout.map_or(Duration::from_millis(50), |s| s.0),
             max_connections: self.max_connections.unwrap_or(64).max(1),
+            idle_timeout: self.idle_timeout.map_or(super::listen::DEFAULT_IDLE_TIMEOUT, |s| s.0),
         };
         let addr = parse_listen(c, self.listen.as_deref(), "127.0.0.1:5141")?;
         Ok(TcpSource { addr, listener: None, spec, peer_header: self.peer_header.clone() })
     }
 }
 
-/// Binds `addr` for source `kind`, with an error that says where.
+/// Connections the kernel queues for a listening socket before `accept` (capped
+/// by `net.core.somaxconn`). The standard library's 128 overflowed under a
+/// connection flood, and a client's SYN dropped there is retried after a whole
+/// second.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// Binds `addr` for source `kind` with a deep accept queue, with an error that says where.
 pub(crate) fn bind(kind: &str, addr: SocketAddr) -> Result<TcpListener> {
-    TcpListener::bind(addr)
-        .map_err(|e| Error::new(ErrorKind::Io, format!("{kind} source: cannot listen on {addr}: {e}")))
+    let listener = TcpListener::bind(addr)
+        .map_err(|e| Error::new(ErrorKind::Io, format!("{kind} source: cannot listen on {addr}: {e}")))?;
+    // Listening again on a bound socket only changes its backlog.
+    if let Err(e) = rustix::net::listen(&listener, LISTEN_BACKLOG) {
+        log::debug!("{kind} source: backlog stays at the default: {e}");
+    }
+    Ok(listener)
 }
 
 impl Source for TcpSource {
