@@ -289,3 +289,110 @@ fn killed_during_a_record_loop_loses_only_the_commit_window() {
     let lost = recorded.iter().filter(|(b, _, _)| !got.contains(b)).count();
     eprintln!("{} synced, {} recorded, {lost} recorded events lost within the window", synced.len(), recorded.len());
 }
+
+/// A receiver that takes `delay` over each request (a slow network).
+fn slow(delay: Duration) -> Receiver {
+    Receiver::scripted(move |_, _| {
+        std::thread::sleep(delay);
+        Reply::Status(200, vec![], String::new())
+    })
+}
+
+#[test]
+fn flush_answers_pending_at_once_when_the_budget_runs_out_during_it() {
+    let receiver = Receiver::ok();
+    let dir = tempfile::tempdir().unwrap();
+    let text = config(&receiver, "metered_daily_budget = \"4KiB\"", "{ linger = \"0ms\", max_events = 5 }");
+    let sdk = open(dir.path(), &text);
+    sdk.set_network(Network::Metered);
+    for i in 0..100 {
+        sdk.record(event(i, Priority::Normal)).unwrap();
+    }
+    let started = Instant::now();
+    assert!(!sdk.flush(Duration::from_secs(10)).unwrap(), "the budget cannot carry 100 events");
+    assert!(started.elapsed() < Duration::from_secs(3), "flush waited {:?} of its 10 s", started.elapsed());
+    assert_eq!(sdk.stats().uploads_paused, Some("metered_budget_spent"));
+}
+
+#[test]
+fn flush_answers_pending_at_once_when_the_app_goes_offline_during_it() {
+    let receiver = slow(Duration::from_millis(100));
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = std::sync::Arc::new(open(dir.path(), &config(&receiver, "", "{ linger = \"0ms\", max_events = 5 }")));
+    for i in 0..200 {
+        sdk.record(event(i, Priority::Normal)).unwrap();
+    }
+    let flusher = {
+        let sdk = sdk.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            (sdk.flush(Duration::from_secs(10)).unwrap(), started.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    sdk.set_network(Network::Offline);
+    let (drained, took) = flusher.join().unwrap();
+    assert!(!drained);
+    assert!(took < Duration::from_secs(2), "flush waited {took:?} of its 10 s after the network went");
+}
+
+#[test]
+fn a_flush_racing_a_close_answers_closed() {
+    let receiver = slow(Duration::from_millis(200));
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = std::sync::Arc::new(open(dir.path(), &config(&receiver, "", "{ linger = \"0ms\", max_events = 5 }")));
+    for i in 0..200 {
+        sdk.record(event(i, Priority::Normal)).unwrap();
+    }
+    let flusher = {
+        let sdk = sdk.clone();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            (sdk.flush(Duration::from_secs(10)), started.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    sdk.close().unwrap();
+    let (result, took) = flusher.join().unwrap();
+    let kind = result.as_ref().err().map(|e| e.kind());
+    assert_eq!(kind, Some(sluice::ErrorKind::Closed), "{result:?}");
+    assert!(took < Duration::from_secs(8), "flush waited {took:?} of its 10 s after the close");
+}
+
+#[test]
+fn after_set_network_offline_returns_no_request_reaches_the_uploader() {
+    use sluice::sink::platform::{Taken, UploadResult};
+    use std::sync::{Arc, Mutex};
+    let receiver = Receiver::ok();
+    let dir = tempfile::tempdir().unwrap();
+    let sdk = Arc::new(Sdk::open(dir.path(), &config(&receiver, "", "{ linger = \"0ms\", max_events = 2 }")).unwrap());
+    // An uploader that notes when it took each request, and answers 200.
+    let taken_at: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let uploads = sdk.uploads();
+    let notes = taken_at.clone();
+    std::thread::spawn(move || loop {
+        match uploads.take(None) {
+            Taken::Task(task) => {
+                notes.lock().unwrap().push(Instant::now());
+                uploads.finish(task.id, UploadResult::Response { status: 200, retry_after: None, body: String::new() });
+            }
+            Taken::Idle => {}
+            Taken::Closed => return,
+        }
+    });
+    for round in 0..20 {
+        for i in 0..20 {
+            sdk.record(event(round * 20 + i, Priority::Normal)).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(fastrand::u64(5..40)));
+        sdk.set_network(Network::Offline);
+        let offline_at = Instant::now();
+        std::thread::sleep(Duration::from_millis(150));
+        let late: Vec<Duration> =
+            taken_at.lock().unwrap().iter().filter(|t| **t > offline_at).map(|t| *t - offline_at).collect();
+        assert!(late.is_empty(), "round {round}: requests taken {late:?} after set_network(OFFLINE) returned");
+        sdk.set_network(Network::Unmetered);
+    }
+    assert!(sdk.flush(Duration::from_secs(10)).unwrap());
+    sdk.close().unwrap();
+}

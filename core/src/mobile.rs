@@ -185,14 +185,20 @@ impl Sdk {
         }
         let deadline = Instant::now() + timeout;
         self.recorder.commit_now()?;
-        if self.gate.snapshot().paused.is_some() {
-            return Ok(self.channel.metrics().size.get() == 0);
-        }
         self.gate.urgent_for(timeout);
         self.channel.wake();
         loop {
             if self.channel.metrics().size.get() == 0 {
                 return Ok(true);
+            }
+            // Closed meanwhile by another thread: say so, not "pending".
+            if self.agent.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
+                return Err(Error::new(ErrorKind::Closed, "the SDK was closed during the flush"));
+            }
+            // The policy forbids uploading (offline, budget spent…), now or since
+            // the flush began: nothing more will leave within the timeout.
+            if self.gate.snapshot().paused.is_some() {
+                return Ok(false);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -202,14 +208,23 @@ impl Sdk {
         }
     }
 
-    /// The app reports connectivity.
+    /// Tells the upload queue what the gate says: paused uploads hand nothing
+    /// to the app's uploader from the moment the call that paused them returns.
+    fn sync_uploads(&self) {
+        self.uploads.set_paused(self.gate.snapshot().paused);
+    }
+
+    /// The app reports connectivity. Once this returns with `Offline`, no
+    /// request reaches the app's uploader until the network is reported back.
     pub fn set_network(&self, network: Network) {
         self.gate.set_network(network);
+        self.sync_uploads();
     }
 
     /// The app reports power.
     pub fn set_power(&self, charging: bool, low_battery: bool) {
         self.gate.set_power(charging, low_battery);
+        self.sync_uploads();
     }
 
     /// The app reports its lifecycle: going to background commits the buffer

@@ -75,12 +75,13 @@
 #define SLUICE_ERR_CONFIG -3
 
 /**
- * The store failed (SQLite error, disk full, directory in use).
+ * The store failed (an SQLite error, damage, the directory in use).
  */
 #define SLUICE_ERR_STORAGE -4
 
 /**
- * The disk quota is full of `high` events (or `on_full = "reject"`): the event was refused.
+ * The disk quota is full of `high` events (or `on_full = "reject"`), or the
+ * disk itself is full: the event was refused; record it again later.
  */
 #define SLUICE_ERR_FULL -5
 
@@ -202,13 +203,17 @@ int32_t sluice_record_sync(struct SluiceHandle *handle,
 
 /**
  * Commits the buffer and uploads now if the policy allows, waiting up to
- * `timeout_ms`. `SLUICE_OK` when everything was acknowledged, `SLUICE_PENDING` otherwise.
+ * `timeout_ms`. `SLUICE_OK` when everything was acknowledged; `SLUICE_PENDING`
+ * when the timeout passed, or at once when the policy forbids uploading
+ * (offline, metered budget spent, low battery), now or during the flush;
+ * `SLUICE_ERR_CLOSED` when the handle is closed, before or during the flush.
  */
 int32_t sluice_flush(struct SluiceHandle *handle, uint32_t timeout_ms);
 
 /**
  * The app reports connectivity (`SLUICE_NETWORK_*`). Offline stops uploads and
- * retries; coming back resets the backoff.
+ * retries: once this returns, no request reaches the app's uploader until the
+ * network is reported back; coming back resets the backoff.
  */
 int32_t sluice_set_network(struct SluiceHandle *handle, int32_t network);
 

@@ -22,9 +22,10 @@ pub const SLUICE_ERR_ARGUMENT: i32 = -1;
 pub const SLUICE_ERR_CLOSED: i32 = -2;
 /// The configuration is invalid; the message names the line and key.
 pub const SLUICE_ERR_CONFIG: i32 = -3;
-/// The store failed (SQLite error, disk full, directory in use).
+/// The store failed (an SQLite error, damage, the directory in use).
 pub const SLUICE_ERR_STORAGE: i32 = -4;
-/// The disk quota is full of `high` events (or `on_full = "reject"`): the event was refused.
+/// The disk quota is full of `high` events (or `on_full = "reject"`), or the
+/// disk itself is full: the event was refused; record it again later.
 pub const SLUICE_ERR_FULL: i32 = -5;
 /// A bug inside Sluice was caught at the boundary; the app keeps running.
 pub const SLUICE_ERR_PANIC: i32 = -6;

@@ -140,7 +140,10 @@ pub unsafe extern "C" fn sluice_record_sync(
 }
 
 /// Commits the buffer and uploads now if the policy allows, waiting up to
-/// `timeout_ms`. `SLUICE_OK` when everything was acknowledged, `SLUICE_PENDING` otherwise.
+/// `timeout_ms`. `SLUICE_OK` when everything was acknowledged; `SLUICE_PENDING`
+/// when the timeout passed, or at once when the policy forbids uploading
+/// (offline, metered budget spent, low battery), now or during the flush;
+/// `SLUICE_ERR_CLOSED` when the handle is closed, before or during the flush.
 #[no_mangle]
 pub extern "C" fn sluice_flush(handle: *mut SluiceHandle, timeout_ms: u32) -> i32 {
     error::guard(|| {
@@ -151,7 +154,8 @@ pub extern "C" fn sluice_flush(handle: *mut SluiceHandle, timeout_ms: u32) -> i3
 }
 
 /// The app reports connectivity (`SLUICE_NETWORK_*`). Offline stops uploads and
-/// retries; coming back resets the backoff.
+/// retries: once this returns, no request reaches the app's uploader until the
+/// network is reported back; coming back resets the backoff.
 #[no_mangle]
 pub extern "C" fn sluice_set_network(handle: *mut SluiceHandle, network: i32) -> i32 {
     error::guard(|| {

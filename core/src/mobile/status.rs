@@ -22,7 +22,7 @@ pub const CLOSED: i32 = -2;
 pub const CONFIG: i32 = -3;
 /// The store failed (SQLite, disk full, directory in use).
 pub const STORAGE: i32 = -4;
-/// The quota is full of `high` events (or `on_full = "reject"`).
+/// The quota is full of `high` events (or `on_full = "reject"`), or the disk is full.
 pub const FULL: i32 = -5;
 /// A panic inside Sluice was caught at the boundary.
 pub const PANIC: i32 = -6;

@@ -91,6 +91,8 @@ struct State {
     queue: VecDeque<(UploadTask, Instant)>,
     slots: BTreeMap<u64, Slot>,
     phase: Phase,
+    /// Why the phone's policy forbids uploads now (offline, low battery…), if it does.
+    paused: Option<&'static str>,
 }
 
 /// The hand-over point between the sinks and the app's uploader; one per SDK instance.
@@ -142,7 +144,7 @@ impl PlatformUploads {
             if state.phase != Phase::Open {
                 return Taken::Closed;
             }
-            if let Some((mut task, due)) = state.queue.pop_front() {
+            if let Some((mut task, due)) = state.queue.pop_front().filter(|_| state.paused.is_none()) {
                 let now = Instant::now();
                 task.timeout = due.saturating_duration_since(now).max(self.grace / 2);
                 state.slots.insert(task.id, Slot::Sent { answer_by: now + task.timeout + self.grace });
@@ -180,6 +182,25 @@ impl PlatformUploads {
         }
     }
 
+    /// The phone's policy forbids uploads (`Some(why)`) or allows them again
+    /// (`None`). Once this returns with a reason, no request is handed to the
+    /// app's uploader: those not yet taken fail as retries (nothing was sent)
+    /// and new ones fail at once until uploads are allowed again.
+    pub fn set_paused(&self, why: Option<&'static str>) {
+        let mut state = self.lock();
+        state.paused = why;
+        if let Some(why) = why {
+            let withdrawn: Vec<u64> = state.queue.drain(..).map(|(task, _)| task.id).collect();
+            for id in withdrawn {
+                let failed = UploadResult::Failed(format!("uploads paused ({why}); the request was never sent"));
+                state.slots.insert(id, Slot::Answered(failed));
+            }
+        }
+        drop(state);
+        self.queued.notify_all();
+        self.answered.notify_all();
+    }
+
     /// Starts closing: the uploader loop ends, new requests and those not yet
     /// taken fail at once (nothing was sent), answers to taken ones are still awaited.
     pub fn begin_close(&self) {
@@ -215,6 +236,9 @@ impl PlatformUploads {
         let mut state = self.lock();
         if state.phase != Phase::Open {
             return Err(retry("the SDK is closing".into()));
+        }
+        if let Some(why) = state.paused {
+            return Err(retry(format!("uploads paused ({why})")));
         }
         state.next_id += 1;
         let id = state.next_id;
@@ -421,6 +445,25 @@ mod tests {
             assert_eq!(status, Some(200 + i), "sender {i} got another request's answer");
         }
         assert!(uploads.lock().slots.is_empty(), "every answered request left the table");
+    }
+
+    #[test]
+    fn a_pause_withdraws_untaken_requests_and_hands_out_nothing_until_lifted() {
+        let uploads = Arc::new(PlatformUploads::default());
+        let untaken = send_in_thread(&uploads, Duration::from_secs(30));
+        while uploads.lock().queue.is_empty() {
+            thread::sleep(Duration::from_millis(1));
+        }
+        uploads.set_paused(Some("offline"));
+        assert!(retry_reason(untaken.join().unwrap()).contains("never sent"));
+        assert!(matches!(uploads.take(Some(Duration::ZERO)), Taken::Idle));
+        let refused = uploads.send("http://up", Vec::new(), b"", Duration::from_secs(1));
+        assert!(retry_reason(refused).contains("paused (offline)"));
+        uploads.set_paused(None);
+        let sender = send_in_thread(&uploads, Duration::from_secs(30));
+        let got = task(uploads.take(Some(Duration::from_secs(5))));
+        assert!(uploads.finish(got.id, UploadResult::Response { status: 200, retry_after: None, body: String::new() }));
+        assert_eq!(sender.join().unwrap().ok().map(|r| r.status), Some(200));
     }
 
     #[test]

@@ -2,7 +2,7 @@ package dev.sluice
 
 /**
  * A failed Sluice call. [code] is the C ABI's status (`-1` invalid argument,
- * `-2` closed, `-3` configuration, `-4` storage, `-5` quota full, `-6` internal
+ * `-2` closed, `-3` configuration, `-4` storage, `-5` quota or disk full, `-6` internal
  * error caught, `-7` other); the message says what was wrong.
  */
 class SluiceException(val code: Int, message: String) : RuntimeException(message) {
