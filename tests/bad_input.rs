@@ -127,3 +127,91 @@ fn hostile_requests_get_4xx_and_nothing_is_accepted() {
     assert_eq!(events.len(), 1, "only the valid request's event went upstream: {events:?}");
     assert_eq!(events[0]["body"], "fine");
 }
+
+/// `sluice check -c` on what is not a config file: refused at once, never read
+/// without end (a FIFO with no writer used to hang, `/dev/zero` to fill memory).
+#[test]
+fn config_paths_that_are_not_small_regular_files_are_refused() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let fifo = dir.path().join("fifo.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap_or_else(|e| panic!("mkfifo: {e}"));
+    assert!(made.success());
+    let big = dir.path().join("big.toml");
+    std::fs::write(&big, format!("{GOOD}\n# {}\n", "x".repeat(2 << 20))).unwrap_or_else(|e| panic!("{e}"));
+    for (path, says) in [
+        (fifo.to_string_lossy().into_owned(), "not a regular file"),
+        ("/dev/zero".to_string(), "not a regular file"),
+        (big.to_string_lossy().into_owned(), "at most 1048576 bytes"),
+    ] {
+        let started = std::time::Instant::now();
+        let out = sluice(&["check", "-c", &path]).output().unwrap_or_else(|e| panic!("{e}"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{path}: {err}");
+        assert!(err.contains(&path) && err.contains(says), "{path}: {err}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{path} took {:?}", started.elapsed());
+    }
+}
+
+/// A data_dir that is a file, another user's, or open to others.
+#[test]
+fn unsafe_data_dirs_are_refused_or_tightened() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let config = |data: &std::path::Path| {
+        write(
+            dir.path(),
+            "agent.toml",
+            &GOOD.replace("[channels.main]", &format!("[agent]\ndata_dir = \"{}\"\n[channels.main]", data.display())),
+        )
+    };
+    // A file where the directory should be: the message says so.
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap_or_else(|e| panic!("{e}"));
+    let out = sluice(&["check", "-c", &config(&file).to_string_lossy()]).output().unwrap_or_else(|e| panic!("{e}"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("exists and is not a directory"), "{err}");
+    let run = |data: &std::path::Path| {
+        let mut child = sluice(&["run", "-c", &config(data).to_string_lossy()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        drop(child.stdin.take());
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, err) = run(&file);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("exists and is not a directory"), "{err}");
+
+    // Another user's directory: anyone who owns it could swap the store.
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap_or_else(|e| panic!("{e}"));
+    let chown = std::process::Command::new("chown").arg("65534").arg(&foreign).status();
+    assert!(chown.is_ok_and(|s| s.success()), "chown needs root (CI has it)");
+    let (code, err) = run(&foreign);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("belongs to uid 65534"), "{err}");
+
+    // Ours but open to everyone: tightened, with a warning.
+    let open = dir.path().join("open");
+    std::fs::create_dir(&open).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap_or_else(|e| panic!("{e}"));
+    let log = dir.path().join("open.log");
+    let mut agent = Agent::start(&config(&open), &log);
+    let logged = || std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(wait_until(Duration::from_secs(10), || logged().contains("running")), "{}", logged());
+    assert_eq!(agent.terminate(), Some(0));
+    assert!(logged().contains("tightened to 0700"), "{}", logged());
+    let meta = std::fs::metadata(&open).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(meta.mode() & 0o777, 0o700);
+    assert_eq!(meta.uid(), unsafe_uid());
+}
+
+/// This process's user.
+fn unsafe_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}

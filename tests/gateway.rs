@@ -140,6 +140,12 @@ fn file_sink_rolls_and_keeps_every_event() {
     let (files, all) = read_all();
     assert_eq!(all, text, "every line once, in order");
     assert!(files >= 10, "{files} files for {} bytes rolled at 4 KiB", text.len());
+    // Events can carry anything: the directory and files are the agent user's alone.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o777).unwrap_or(0);
+    assert_eq!(mode(&out), 0o700);
+    let first = std::fs::read_dir(&out).ok().and_then(|mut d| d.next()).and_then(|e| e.ok()).map(|e| e.path());
+    assert_eq!(first.map(|p| mode(&p)), Some(0o600));
 }
 
 /// Browser intake rules: an allowed origin gets CORS headers (preflight and POST),

@@ -50,8 +50,17 @@ pub fn run(path: Option<&Path>) -> Result<()> {
 pub fn check(path: &Path) -> Result<()> {
     let config = load(Some(path), &Registry::with_builtins())?;
     let t = &config.topology;
+    if t.agent.data_dir.exists() && !t.agent.data_dir.is_dir() {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("{}: data_dir {} exists and is not a directory", path.display(), t.agent.data_dir.display()),
+        ));
+    }
     println!("{}: ok", path.display());
     println!("agent {} data_dir {}", t.agent.name, t.agent.data_dir.display());
+    if let Some(warning) = sluice::agent::disk_outlook(t) {
+        println!("warning: {warning}");
+    }
     for c in &t.channels {
         let kind = if c.in_memory { "memory" } else { "sqlite" };
         println!(
@@ -181,7 +190,7 @@ pub fn quarantine(action: QuarantineAction, dir: &Path, id: Option<i64>, json: b
 
 /// `sluice convert-flume`: prints the TOML; what was not carried goes to stderr and exits 2.
 pub fn convert_flume(file: &Path, agent: &str) -> Result<()> {
-    let text = std::fs::read_to_string(file).map_err(|e| Error::from(e).context(file.display()))?;
+    let text = sluice::config::read_config_file(file)?;
     let conversion = sluice::convert::convert_flume(&text, agent, &file.display().to_string())
         .map_err(|m| Error::new(ErrorKind::Config, m))?;
     print!("{}", conversion.toml);

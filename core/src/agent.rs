@@ -50,6 +50,9 @@ impl Agent {
             crate::channel::sqlite::schema::prepare_dir(&topology.agent.data_dir)?;
             let lock = lock_dir(&topology.agent.data_dir)?;
             let store = Store::open_with_page_size(&topology.agent.data_dir, power, page_size)?;
+            if let Some(warning) = disk_outlook(topology) {
+                log::warn!("{warning}");
+            }
             (Some(store), Some(lock))
         } else {
             (None, None)
@@ -250,6 +253,15 @@ impl Agent {
         }
         self.running.load(Ordering::SeqCst) == 0
     }
+}
+
+/// A warning when the durable channels' quotas do not fit the disk of the data directory.
+pub fn disk_outlook(topology: &Topology) -> Option<String> {
+    let quotas: u64 = topology.channels.iter().filter(|c| !c.in_memory).map(|c| c.capacity.max_bytes).sum();
+    if quotas == 0 {
+        return None;
+    }
+    crate::channel::sqlite::space::outlook(&topology.agent.data_dir, quotas)
 }
 
 /// The topology as the status page draws it.

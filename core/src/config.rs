@@ -30,14 +30,46 @@ pub struct Config {
 /// durable channel in `./sluice-data`, shipped to stdout.
 pub const QUICKSTART: &str = include_str!("../../conf/quickstart.toml");
 
+/// The largest configuration file read: configs are a few KiB; a path to a
+/// device or a huge file is a mistake, not a config.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// Reads a configuration file: a regular file of at most [`MAX_CONFIG_BYTES`],
+/// opened without waiting (a FIFO with no writer is refused, not waited on).
+///
+/// # Errors
+/// [`crate::ErrorKind::Config`] naming the file and what is wrong with it.
+pub fn read_config_file(path: &Path) -> Result<String> {
+    use std::io::Read as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |what: String| Error::config(format!("{}: {what}", path.display()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| fail(format!("cannot read: {e}")))?;
+    let meta = file.metadata().map_err(|e| fail(format!("cannot read: {e}")))?;
+    if !meta.is_file() {
+        return Err(fail("not a regular file: a configuration is read from a file".into()));
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(fail(format!("{} bytes: a configuration is at most {MAX_CONFIG_BYTES} bytes", meta.len())));
+    }
+    let mut text = String::new();
+    file.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text).map_err(|e| fail(format!("cannot read: {e}")))?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(fail(format!("more than {MAX_CONFIG_BYTES} bytes: a configuration is at most that")));
+    }
+    Ok(text)
+}
+
 impl Config {
     /// Reads and resolves `path`.
     ///
     /// # Errors
     /// [`crate::ErrorKind::Config`] with `file:line: key: what is wrong`.
     pub fn load(path: &Path, registry: &crate::registry::Registry) -> Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::config(format!("{}: cannot read: {e}", path.display())))?;
+        let text = read_config_file(path)?;
         Config::parse(&text, path, registry)
     }
 

@@ -96,14 +96,16 @@ impl FileSink {
     }
 
     fn open_next(&mut self) -> std::io::Result<()> {
-        std::fs::create_dir_all(&self.dir)?;
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        // Events can carry anything: the files are the agent user's alone, like the store.
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir)?;
         let ext = match self.format {
             FileFormat::Text => "log",
             FileFormat::Ndjson => "ndjson",
         };
         self.rolled += 1;
         let name = format!("{}-{}-{}.{ext}", self.prefix, crate::event::now_ms(), self.rolled);
-        let file = File::options().create_new(true).append(true).open(self.dir.join(name))?;
+        let file = File::options().create_new(true).append(true).mode(0o600).open(self.dir.join(name))?;
         self.current = Some(Current { file, opened: Instant::now(), written: 0 });
         Ok(())
     }

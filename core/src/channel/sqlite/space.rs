@@ -274,6 +274,33 @@ impl Space {
     }
 }
 
+/// What the disk of `dir` says about channel quotas totalling `quota_bytes`:
+/// a warning when they cannot all be held, `None` when they can or the disk
+/// cannot be read. `dir` need not exist yet (its nearest existing parent is read).
+pub fn outlook(dir: &Path, quota_bytes: u64) -> Option<String> {
+    let existing = dir.ancestors().find(|d| d.exists())?;
+    let avail = avail_bytes(existing).ok()?;
+    let store: u64 = ["", "-wal"]
+        .iter()
+        .filter_map(|s| std::fs::metadata(dir.join(format!("{}{s}", super::schema::FILE_NAME))).ok())
+        .map(|m| m.len())
+        .sum();
+    outlook_message(dir, avail + store, quota_bytes)
+}
+
+/// The warning for quotas of `quota_bytes` on a disk where the store may take
+/// `room` bytes (what is free plus what it holds). A pure function.
+pub fn outlook_message(dir: &Path, room: u64, quota_bytes: u64) -> Option<String> {
+    (quota_bytes > room).then(|| {
+        format!(
+            "the sqlite channels' max_bytes total {} MiB but the disk of {} has room for {} MiB: the disk fills first,              and then intake is refused (block, reject) or the oldest events are evicted (drop_oldest), counted;              lower max_bytes to keep other programs' space",
+            quota_bytes >> 20,
+            dir.display(),
+            room >> 20
+        )
+    })
+}
+
 /// A put the disk has no room for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Short {
@@ -406,6 +433,14 @@ mod tests {
         for (what, reading, put, held, want) in rows {
             assert_eq!(need(&plan, reading, *put, *held), *want, "{what}");
         }
+    }
+
+    #[test]
+    fn quotas_larger_than_the_disk_are_said() {
+        let dir = Path::new("/data");
+        assert_eq!(outlook_message(dir, 64 * MIB, 32 * MIB), None);
+        let warning = outlook_message(dir, 31 * MIB, 512 * MIB).unwrap_or_default();
+        assert!(warning.contains("total 512 MiB") && warning.contains("room for 31 MiB"), "{warning}");
     }
 
     #[test]
