@@ -225,3 +225,47 @@ fn post_rows(addr: &str, rows: usize) {
         assert_eq!(status, 200, "{reply}");
     }
 }
+
+/// An upstream that refuses everything (401): the events are quarantined and
+/// counted once; the loss reports it refuses too are not counted as
+/// quarantined events (the metric grew by one every report_interval).
+#[test]
+fn refused_loss_reports_are_not_counted_as_quarantined_events() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let receiver = Receiver::scripted(|_, _| Reply::Status(401, vec![], "who are you".into()));
+    let (port, metrics) = (free_port(), free_port());
+    let data = dir.path().join("data");
+    let config = write(
+        dir.path(),
+        "agent.toml",
+        &format!(
+            "[agent]\ndata_dir = \"{}\"\nmetrics_listen = \"127.0.0.1:{metrics}\"\nreport_interval = \"200ms\"\n\
+             [channels.main]\ntype = \"sqlite\"\n[sources.in]\ntype = \"http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
+             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{}\"\nbatch = {{ max_events = 100, linger = \"10ms\" }}\n",
+            data.display(),
+            receiver.url()
+        ),
+    );
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    let (addr, metrics) = (format!("127.0.0.1:{port}"), format!("127.0.0.1:{metrics}"));
+    assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&metrics).is_ok()));
+    let batch = format!("[{}]", vec![r#"{"body":"x"}"#; 100].join(","));
+    assert_eq!(post(&addr, "/", "application/json", &[], batch.as_bytes()).map(|r| r.0).ok(), Some(200));
+    let quarantined = || {
+        sluice_tests::metrics_json(&metrics)["SINK.up"]["EventQuarantinedCount"]
+            .as_str()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert!(wait_until(Duration::from_secs(10), || quarantined() == 100), "{}", quarantined());
+    // Several report intervals in which the refused report is tried again.
+    let reports_before = receiver.requests();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(receiver.requests() > reports_before, "the loss report was tried (and refused)");
+    assert_eq!(quarantined(), 100, "only the 100 events are counted");
+    let out = sluice(&["inspect", &data.to_string_lossy(), "--json"]).output().unwrap_or_else(|e| panic!("{e}"));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    let kept: u64 =
+        report["quarantine"].as_array().map(|q| q.iter().filter_map(|e| e["events"].as_u64()).sum()).unwrap_or(0);
+    assert_eq!(kept, 100, "inspect agrees: {report}");
+}

@@ -425,3 +425,6 @@ impl Runner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
