@@ -209,7 +209,7 @@ impl Runner {
         let bytes: usize = taken.events.iter().map(Event::size).sum();
         self.shared.rate.record(bytes);
         let mut quarantine = Vec::new();
-        let (done, failure) = match self.deliver(&taken.events, &mut quarantine) {
+        let (done, failure) = match self.deliver(&taken.events, &id, &mut quarantine) {
             Ok(()) => (taken.events.len(), None),
             Err((done, wait, reason)) => (done, Some((wait, reason))),
         };
@@ -307,12 +307,12 @@ impl Runner {
     fn deliver(
         &mut self,
         events: &[Event],
+        id: &str,
         quarantine: &mut Vec<Quarantined>,
     ) -> Result<(), (usize, Duration, String)> {
-        let id = batch_id(events);
         let order = group::order(&mut self.members, self.processor, &mut self.next_member);
         for (k, &i) in order.iter().enumerate() {
-            let outcome = self.members[i].ship(&Batch { id: &id, events });
+            let outcome = self.members[i].ship(&Batch { id, events });
             let facts = self.facts(events.len(), order.len() - k - 1, self.shared.attempts() + 1);
             match decide(&outcome, &facts, &self.options.backoff) {
                 Decision::Done => {
@@ -335,8 +335,10 @@ impl Runner {
                         self.batch_cap = self.batch_cap.min(events.len() / 2);
                     }
                     let (left, right) = events.split_at(events.len() / 2);
-                    self.deliver(left, quarantine)?;
-                    return self.deliver(right, quarantine).map_err(|(done, w, r)| (left.len() + done, w, r));
+                    self.deliver(left, &batch_id(left), quarantine)?;
+                    return self
+                        .deliver(right, &batch_id(right), quarantine)
+                        .map_err(|(done, w, r)| (left.len() + done, w, r));
                 }
                 Decision::Quarantine { reason } => {
                     quarantine.push(Quarantined {
@@ -394,7 +396,7 @@ impl Runner {
         let Some(report) = self.reports.as_mut().and_then(report::Reporter::take_due) else { return };
         let mut refused = Vec::new();
         let events = [report.event.clone()];
-        let delivered = self.shared.attempts() == 0 && self.deliver(&events, &mut refused).is_ok();
+        let delivered = self.shared.attempts() == 0 && self.deliver(&events, &batch_id(&events), &mut refused).is_ok();
         // A refused report is not an event of the channel: it is neither kept nor
         // counted as quarantined; its losses stay unreported and go in the next one.
         if let Some(q) = refused.first() {
