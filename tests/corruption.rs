@@ -4,9 +4,11 @@
 //! deliver every readable event, count and quarantine (or report) the rest,
 //! and not spin on the damage.
 
-use sluice_tests::receiver::{Receiver, Reply};
+use sluice_tests::receiver::Receiver;
 use sluice_tests::sqlite_file::{self, File};
-use sluice_tests::{cpu_seconds, free_port, metrics_json, post, sluice, wait_until, write, Agent};
+use sluice_tests::{
+    cpu_seconds, free_port, metrics_json, post, sluice, switchable_upstream, wait_until, Agent, Pipeline,
+};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,37 +40,16 @@ impl Setup {
 /// cleanly, or killed so that its WAL stays.
 fn stored(kill: bool) -> Setup {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let up = Arc::new(AtomicBool::new(false));
-    let flag = up.clone();
-    let receiver = Receiver::scripted(move |_, _| {
-        let status = if flag.load(Ordering::SeqCst) { 200 } else { 503 };
-        Reply::Status(status, vec![], String::new())
-    });
+    let (receiver, up) = switchable_upstream(503);
     let (port, metrics) = (free_port(), free_port());
-    let config = write(
-        dir.path(),
-        "agent.toml",
-        &format!(
-            r#"[agent]
-data_dir = "{data}"
-metrics_listen = "127.0.0.1:{metrics}"
-[channels.main]
-type = "sqlite"
-[sources.intake]
-type = "http"
-channels = ["main"]
-listen = "127.0.0.1:{port}"
-[sinks.upstream]
-type = "http"
-channel = "main"
-url = "{url}"
-batch = {{ max_events = 100, linger = "10ms" }}
-retry = {{ initial = "50ms", max = "200ms" }}
-"#,
-            data = dir.path().join("data").display(),
-            url = receiver.url()
-        ),
-    );
+    let config = Pipeline {
+        port,
+        metrics: Some(metrics),
+        upstream: receiver.url(),
+        sink: "batch = { max_events = 100, linger = \"10ms\" }\nretry = { initial = \"50ms\", max = \"200ms\" }".into(),
+        ..Pipeline::default()
+    }
+    .write(dir.path(), &dir.path().join("data"));
     let setup =
         Setup { receiver, up, config, addr: format!("127.0.0.1:{port}"), metrics: format!("127.0.0.1:{metrics}"), dir };
     let mut agent = Agent::start(&setup.config, &setup.dir.path().join("fill.log"));

@@ -3,57 +3,26 @@
 //! acknowledged event must arrive, intake must resume without a restart, and
 //! the counters must match what the client and the upstream saw.
 
-use sluice_tests::receiver::{Receiver, Reply};
-use sluice_tests::{free_port, metrics_json, post, wait_until, write, Agent, SmallFs};
+use sluice_tests::receiver::Receiver;
+use sluice_tests::{free_port, metrics_json, post, switchable_upstream, wait_until, Agent, Pipeline, SmallFs};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 /// Events per request.
 const PER_REQUEST: usize = 50;
 
-/// An upstream that answers 500 until told it is up.
-fn upstream() -> (Receiver, Arc<AtomicBool>) {
-    let up = Arc::new(AtomicBool::new(false));
-    let flag = up.clone();
-    let receiver = Receiver::scripted(move |_, _| {
-        if flag.load(Ordering::SeqCst) {
-            Reply::Status(200, vec![], "ok".into())
-        } else {
-            Reply::Status(500, vec![], "down".into())
-        }
-    });
-    (receiver, up)
-}
-
 fn config(dir: &Path, data: &Path, port: u16, metrics: u16, upstream: &str, on_full: &str) -> PathBuf {
-    write(
-        dir,
-        "agent.toml",
-        &format!(
-            r#"[agent]
-data_dir = "{data}"
-metrics_listen = "127.0.0.1:{metrics}"
-[channels.main]
-type = "sqlite"
-on_full = "{on_full}"
-block_timeout = "200ms"
-[sources.intake]
-type = "http"
-channels = ["main"]
-listen = "127.0.0.1:{port}"
-[sinks.upstream]
-type = "http"
-channel = "main"
-url = "{upstream}"
-batch = {{ max_events = 200, linger = "20ms" }}
-retry = {{ initial = "50ms", max = "200ms" }}
-"#,
-            data = data.display()
-        ),
-    )
+    Pipeline {
+        port,
+        metrics: Some(metrics),
+        upstream: upstream.into(),
+        channel: format!("on_full = \"{on_full}\"\nblock_timeout = \"200ms\""),
+        sink: "batch = { max_events = 200, linger = \"20ms\" }\nretry = { initial = \"50ms\", max = \"200ms\" }".into(),
+        ..Pipeline::default()
+    }
+    .write(dir, data)
 }
 
 /// One request of [`PER_REQUEST`] events of ~200 random bytes (LZ4 cannot shrink
@@ -109,7 +78,7 @@ fn counter(metrics: &str, component: &str, name: &str) -> u64 {
 fn refuses_then_drains(on_full: &str) {
     let fs = SmallFs::mount(8);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (receiver, up) = upstream();
+    let (receiver, up) = switchable_upstream(500);
     let (port, metrics) = (free_port(), free_port());
     let config = config(dir.path(), &fs.path().join("data"), port, metrics, &receiver.url(), on_full);
     let _agent = Agent::start(&config, &dir.path().join("agent.log"));
@@ -163,7 +132,7 @@ fn full_disk_under_reject_refuses_intake_and_never_stops_delivery() {
 fn full_disk_under_drop_oldest_evicts_and_counts() {
     let fs = SmallFs::mount(8);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (receiver, up) = upstream();
+    let (receiver, up) = switchable_upstream(500);
     let (port, metrics) = (free_port(), free_port());
     let config = config(dir.path(), &fs.path().join("data"), port, metrics, &receiver.url(), "drop_oldest");
     let _agent = Agent::start(&config, &dir.path().join("agent.log"));
@@ -200,7 +169,7 @@ fn full_disk_under_drop_oldest_evicts_and_counts() {
 fn killed_while_the_disk_is_full_it_restarts_and_delivers() {
     let fs = SmallFs::mount(8);
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let (receiver, up) = upstream();
+    let (receiver, up) = switchable_upstream(500);
     let (port, metrics) = (free_port(), free_port());
     let config = config(dir.path(), &fs.path().join("data"), port, metrics, &receiver.url(), "reject");
     let mut agent = Agent::start(&config, &dir.path().join("agent1.log"));

@@ -6,7 +6,7 @@
 //! at `max_connections` make way for a sender.
 
 use sluice_tests::receiver::Receiver;
-use sluice_tests::{free_port, metrics_json, wait_until, write, Agent};
+use sluice_tests::{free_port, metrics_json, wait_until, write, Agent, Pipeline};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -121,30 +121,15 @@ fn floods_cost_the_flooder_not_the_client() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let receiver = Receiver::ok();
     let (port, metrics) = (free_port(), free_port());
-    let config = write(
-        dir.path(),
-        "agent.toml",
-        &format!(
-            r#"[agent]
-data_dir = "{data}"
-metrics_listen = "127.0.0.1:{metrics}"
-[channels.main]
-type = "sqlite"
-[sources.intake]
-type = "http"
-channels = ["main"]
-listen = "127.0.0.1:{port}"
-bearer_token = "{TOKEN}"
-[sinks.upstream]
-type = "http"
-channel = "main"
-url = "{url}"
-batch = {{ linger = "10ms" }}
-"#,
-            data = dir.path().join("data").display(),
-            url = receiver.url()
-        ),
-    );
+    let config = Pipeline {
+        port,
+        metrics: Some(metrics),
+        upstream: receiver.url(),
+        source: format!("bearer_token = \"{TOKEN}\""),
+        sink: "batch = { linger = \"10ms\" }".into(),
+        ..Pipeline::default()
+    }
+    .write(dir.path(), &dir.path().join("data"));
     let agent = Agent::start(&config, &dir.path().join("agent.log"));
     let (addr, metrics) = (format!("127.0.0.1:{port}"), format!("127.0.0.1:{metrics}"));
     assert!(wait_until(Duration::from_secs(10), || !metrics_json(&metrics).is_null()), "agent did not start");

@@ -62,18 +62,15 @@ fn block_waits_at_most_block_timeout_from_arrival_whatever_the_queue() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let down = Receiver::scripted(|_, _| Reply::Status(503, vec![], "down".into()));
     let (port, metrics_port) = (free_port(), free_port());
-    let config = write(
-        dir.path(),
-        "agent.toml",
-        &format!(
-            "[agent]\ndata_dir = \"{}\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n\
-             [channels.main]\ntype = \"sqlite\"\nmax_events = 5\non_full = \"block\"\nblock_timeout = \"2s\"\n\
-             [sources.in]\ntype = \"http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
-             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{}\"\nretry = {{ initial = \"30s\", max = \"30s\" }}\n",
-            dir.path().join("data").display(),
-            down.url()
-        ),
-    );
+    let config = sluice_tests::Pipeline {
+        port,
+        metrics: Some(metrics_port),
+        upstream: down.url(),
+        channel: "max_events = 5\non_full = \"block\"\nblock_timeout = \"2s\"".into(),
+        sink: "retry = { initial = \"30s\", max = \"30s\" }".into(),
+        ..Default::default()
+    }
+    .write(dir.path(), &dir.path().join("data"));
     let _agent = Agent::start(&config, &dir.path().join("agent.log"));
     let (addr, metrics) = (format!("127.0.0.1:{port}"), format!("127.0.0.1:{metrics_port}"));
     assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&metrics).is_ok()));

@@ -290,6 +290,18 @@ fn killed_during_a_record_loop_loses_only_the_commit_window() {
     eprintln!("{} synced, {} recorded, {lost} recorded events lost within the window", synced.len(), recorded.len());
 }
 
+/// Flushes on another thread; its result and how long it took.
+fn flush_in_thread(
+    sdk: &std::sync::Arc<Sdk>,
+    timeout: Duration,
+) -> std::thread::JoinHandle<(sluice::Result<bool>, Duration)> {
+    let sdk = sdk.clone();
+    std::thread::spawn(move || {
+        let started = Instant::now();
+        (sdk.flush(timeout), started.elapsed())
+    })
+}
+
 /// A receiver that takes `delay` over each request (a slow network).
 fn slow(delay: Duration) -> Receiver {
     Receiver::scripted(move |_, _| {
@@ -322,17 +334,11 @@ fn flush_answers_pending_at_once_when_the_app_goes_offline_during_it() {
     for i in 0..200 {
         sdk.record(event(i, Priority::Normal)).unwrap();
     }
-    let flusher = {
-        let sdk = sdk.clone();
-        std::thread::spawn(move || {
-            let started = Instant::now();
-            (sdk.flush(Duration::from_secs(10)).unwrap(), started.elapsed())
-        })
-    };
+    let flusher = flush_in_thread(&sdk, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(300));
     sdk.set_network(Network::Offline);
     let (drained, took) = flusher.join().unwrap();
-    assert!(!drained);
+    assert!(!drained.unwrap());
     assert!(took < Duration::from_secs(2), "flush waited {took:?} of its 10 s after the network went");
 }
 
@@ -344,13 +350,7 @@ fn a_flush_racing_a_close_answers_closed() {
     for i in 0..200 {
         sdk.record(event(i, Priority::Normal)).unwrap();
     }
-    let flusher = {
-        let sdk = sdk.clone();
-        std::thread::spawn(move || {
-            let started = Instant::now();
-            (sdk.flush(Duration::from_secs(10)), started.elapsed())
-        })
-    };
+    let flusher = flush_in_thread(&sdk, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(300));
     sdk.close().unwrap();
     let (result, took) = flusher.join().unwrap();

@@ -116,6 +116,7 @@ impl Sdk {
             agent.shutdown(Duration::ZERO);
             return Err(Error::new(ErrorKind::Other, "the mobile topology has no app channel"));
         };
+        gate.attach(uploads.clone());
         let recorder = Recorder::start(channel.clone(), spec.buffer_events, spec.commit_interval)?;
         let metrics = agent.metrics().clone();
         Ok(Sdk {
@@ -208,23 +209,15 @@ impl Sdk {
         }
     }
 
-    /// Tells the upload queue what the gate says: paused uploads hand nothing
-    /// to the app's uploader from the moment the call that paused them returns.
-    fn sync_uploads(&self) {
-        self.uploads.set_paused(self.gate.snapshot().paused);
-    }
-
     /// The app reports connectivity. Once this returns with `Offline`, no
     /// request reaches the app's uploader until the network is reported back.
     pub fn set_network(&self, network: Network) {
         self.gate.set_network(network);
-        self.sync_uploads();
     }
 
     /// The app reports power.
     pub fn set_power(&self, charging: bool, low_battery: bool) {
         self.gate.set_power(charging, low_battery);
-        self.sync_uploads();
     }
 
     /// The app reports its lifecycle: going to background commits the buffer

@@ -203,3 +203,56 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
     (ticks(11) + ticks(12)) / 100.0
 }
+
+/// The pipeline most tests need: an http source → a sqlite channel `main` → an
+/// http sink, with lines of their own for each section.
+#[derive(Debug, Default, Clone)]
+pub struct Pipeline {
+    /// The http source's port.
+    pub port: u16,
+    /// The metrics port, if any.
+    pub metrics: Option<u16>,
+    /// The sink's URL.
+    pub upstream: String,
+    /// More lines for `[agent]`, `[channels.main]`, `[sources.intake]`, `[sinks.upstream]`.
+    pub agent: String,
+    /// See `agent`.
+    pub channel: String,
+    /// See `agent`.
+    pub source: String,
+    /// See `agent`.
+    pub sink: String,
+}
+
+impl Pipeline {
+    /// Writes the config as `dir/agent.toml` with its store in `data`.
+    pub fn write(&self, dir: &Path, data: &Path) -> PathBuf {
+        let metrics = self.metrics.map(|m| format!("metrics_listen = \"127.0.0.1:{m}\"\n")).unwrap_or_default();
+        let text = format!(
+            "[agent]\ndata_dir = \"{data}\"\n{metrics}{agent}\n\
+             [channels.main]\ntype = \"sqlite\"\n{channel}\n\
+             [sources.intake]\ntype = \"http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n{source}\n\
+             [sinks.upstream]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{url}\"\n{sink}\n",
+            data = data.display(),
+            agent = self.agent,
+            channel = self.channel,
+            port = self.port,
+            source = self.source,
+            url = self.upstream,
+            sink = self.sink,
+        );
+        write(dir, "agent.toml", &text)
+    }
+}
+
+/// A receiver that answers `down` (a status) until the flag is set, then 200.
+pub fn switchable_upstream(down: u16) -> (receiver::Receiver, std::sync::Arc<std::sync::atomic::AtomicBool>) {
+    use std::sync::atomic::Ordering;
+    let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = up.clone();
+    let receiver = receiver::Receiver::scripted(move |_, _| {
+        let status = if flag.load(Ordering::SeqCst) { 200 } else { down };
+        receiver::Reply::Status(status, vec![], String::new())
+    });
+    (receiver, up)
+}

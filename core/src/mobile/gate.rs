@@ -8,6 +8,7 @@
 use crate::channel::Store;
 use crate::config::{MobileSpec, UploadOn};
 use crate::event::now_ms;
+use crate::sink::platform::PlatformUploads;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -97,6 +98,8 @@ pub struct Gate {
     store: Option<Arc<Store>>,
     state: Mutex<State>,
     changed: Condvar,
+    /// The app's upload queue, told the verdict before any waiter wakes.
+    uploads: Mutex<Option<Arc<PlatformUploads>>>,
 }
 
 impl std::fmt::Debug for Gate {
@@ -128,7 +131,17 @@ impl Gate {
                 closed: false,
             }),
             changed: Condvar::new(),
+            uploads: Mutex::new(None),
         }
+    }
+
+    /// The app's upload queue follows this gate from now on: when uploads are
+    /// paused it hands nothing to the app's uploader, and it is told before the
+    /// runner wakes, so a runner woken by the network's return finds it open.
+    pub fn attach(&self, uploads: Arc<PlatformUploads>) {
+        let state = self.lock();
+        uploads.set_paused(self.paused(&state));
+        *self.uploads.lock().unwrap_or_else(|p| p.into_inner()) = Some(uploads);
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -137,8 +150,16 @@ impl Gate {
 
     fn changed(&self, mut state: MutexGuard<'_, State>) {
         state.wakes += 1;
+        self.tell_uploads(&state);
         drop(state);
         self.changed.notify_all();
+    }
+
+    /// Tells the attached upload queue the verdict of `state`.
+    fn tell_uploads(&self, state: &State) {
+        if let Some(uploads) = &*self.uploads.lock().unwrap_or_else(|p| p.into_inner()) {
+            uploads.set_paused(self.paused(state));
+        }
     }
 
     /// The app reports connectivity. Coming back from offline resets the backoff.
@@ -196,7 +217,11 @@ impl Gate {
             }
             self.roll_day(&mut state);
             match self.paused(&state) {
-                None => return Some(self.allowance(&state)),
+                None => {
+                    // A new day may have lifted a spent budget without any report from the app.
+                    self.tell_uploads(&state);
+                    return Some(self.allowance(&state));
+                }
                 Some("metered_budget_spent") => {
                     let next_day_ms = (state.day + 1) * DAY_MS;
                     let wait = Duration::from_millis(next_day_ms.saturating_sub(now_ms()).max(1));

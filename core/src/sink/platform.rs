@@ -188,6 +188,9 @@ impl PlatformUploads {
     /// and new ones fail at once until uploads are allowed again.
     pub fn set_paused(&self, why: Option<&'static str>) {
         let mut state = self.lock();
+        if state.paused == why {
+            return;
+        }
         state.paused = why;
         if let Some(why) = why {
             let withdrawn: Vec<u64> = state.queue.drain(..).map(|(task, _)| task.id).collect();
