@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
     SluiceUploadTask *task = NULL;
     EXPECT(sluice_upload_take(h, 0, &task), SLUICE_PENDING);
     CHECK(task == NULL, "nothing to send before anything was recorded");
-    struct uploader up;
+    struct uploader up = {0};
     uploader_start(&up, h);
 
     for (int i = 0; i < 100; i++) EXPECT(record_n(h, "main", i), SLUICE_OK);

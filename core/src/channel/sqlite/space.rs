@@ -350,25 +350,28 @@ pub(super) fn checkpoint_truncate(conn: &Connection) {
     }
 }
 
-/// Writes the reserve: allocated blocks (not a sparse file), so deleting it frees them.
+/// Writes the reserve: allocated blocks (not a sparse file), so deleting it frees
+/// them. Not synced: the blocks count as used from the call on, and a reserve
+/// lost in a crash is simply taken again at the next open.
 fn write_reserve(path: &Path, bytes: u64) -> std::io::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
-    let allocated = rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, bytes);
-    if allocated.is_err() {
-        // No fallocate here: write bytes that a compressing filesystem cannot shrink.
-        let mut block = vec![0u8; 64 << 10];
-        fastrand::fill(&mut block);
-        let mut left = bytes;
-        while left > 0 {
-            let n = left.min(block.len() as u64) as usize;
-            file.write_all(&block[..n])?;
-            left -= n as u64;
-        }
+    if rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, bytes).is_ok() {
+        return Ok(());
     }
-    file.sync_all().inspect_err(|_| {
-        let _ = std::fs::remove_file(path);
-    })
+    // No fallocate here: write bytes that a compressing filesystem cannot shrink.
+    let mut block = vec![0u8; 64 << 10];
+    fastrand::fill(&mut block);
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        if let Err(e) = file.write_all(&block[..n]) {
+            let _ = std::fs::remove_file(path);
+            return Err(e);
+        }
+        left -= n as u64;
+    }
+    Ok(())
 }
 
 /// Bytes this user may still write on the filesystem of `dir`.
