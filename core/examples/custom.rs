@@ -7,28 +7,39 @@
 //! cargo run -p sluice --example custom
 //! ```
 
-use serde::Deserialize;
 use sluice::agent::Agent;
-use sluice::config::Config;
-use sluice::registry::Registry;
+use sluice::config::{ComponentConfig, Config};
+use sluice::registry::{Host, Registry, SinkSettings, SourceSettings};
 use sluice::sink::{Batch, Outcome, Sink};
 use sluice::source::{Source, SourceContext};
+use sluice::units::Span;
 use sluice::Event;
 use std::path::Path;
 use std::time::Duration;
 
-/// `type = "counter"`: `count` events, one every `every_ms`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+sluice::settings! {
+    /// `type = "counter"`: `count` events, one every `every`.
+    struct CounterConfig {
+        count: u64 = 5, "How many events to emit.";
+        every: Span = Span(Duration::from_millis(20)), "Time between events.";
+    }
+}
+
+impl SourceSettings for CounterConfig {
+    fn build(&self, _: &ComponentConfig) -> sluice::Result<Box<dyn Source>> {
+        Ok(Box::new(CounterSource { count: self.count, every: self.every.0 }))
+    }
+}
+
 struct CounterSource {
     count: u64,
-    every_ms: u64,
+    every: Duration,
 }
 
 impl Source for CounterSource {
     fn run(self: Box<Self>, ctx: SourceContext) -> sluice::Result<()> {
         for n in 0..self.count {
-            if ctx.stop.sleep(Duration::from_millis(self.every_ms)) {
+            if ctx.stop.sleep(self.every) {
                 break;
             }
             ctx.output.deliver(vec![Event::new(format!("tick {n}")).with_header("source", "counter")])?;
@@ -37,9 +48,19 @@ impl Source for CounterSource {
     }
 }
 
-/// `type = "shout"`: prints bodies in upper case.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+sluice::settings! {
+    /// `type = "shout"`: prints bodies in upper case.
+    struct ShoutConfig {
+        prefix: String = String::new(), "Printed before each body.";
+    }
+}
+
+impl SinkSettings for ShoutConfig {
+    fn build(&self, _: &ComponentConfig, _: &Host) -> sluice::Result<Box<dyn Sink>> {
+        Ok(Box::new(ShoutSink { prefix: self.prefix.clone() }))
+    }
+}
+
 struct ShoutSink {
     prefix: String,
 }
@@ -64,7 +85,7 @@ type = "memory"
 type = "counter"
 channels = ["main"]
 count = 5
-every_ms = 20
+every = "20ms"
 
 [sinks.loud]
 type = "shout"
@@ -75,8 +96,8 @@ batch = { linger = "10ms" }
 
 fn main() -> sluice::Result<()> {
     let mut registry = Registry::with_builtins();
-    registry.register_source("counter", |c| Ok(Box::new(c.parse::<CounterSource>()?)));
-    registry.register_sink("shout", |c| Ok(Box::new(c.parse::<ShoutSink>()?)));
+    registry.register_source::<CounterConfig>("counter");
+    registry.register_sink::<ShoutConfig>("shout");
     let config = Config::parse(CONFIG, Path::new("<example>"), &registry)?;
     let agent = Agent::start(&config.topology, &registry)?;
     std::thread::sleep(Duration::from_millis(500));

@@ -85,7 +85,7 @@ impl Agent {
             _executor_stop: executor_stop,
         };
         agent.start_sinks(topology, registry, &channels)?;
-        agent.start_sources(topology, registry, &channels, &executor)?;
+        agent.start_sources(topology, &channels, &executor)?;
         // Last, so a metrics port that answers means every network source is
         // bound: probes and scripts may treat it as "ready for intake".
         if let Some(addr) = topology.agent.metrics_listen {
@@ -125,7 +125,11 @@ impl Agent {
             for name in names {
                 let Some(spec) = topology.sinks.iter().find(|s| s.component.name == *name) else { continue };
                 let Some(m) = metrics.get(name.as_str()) else { continue };
-                members.push(Member::new(name.clone(), registry.build_sink(&spec.component)?, m.clone()));
+                members.push(Member::new(
+                    name.clone(),
+                    spec.settings.build(&spec.component, registry.host())?,
+                    m.clone(),
+                ));
             }
             Ok(members)
         };
@@ -167,15 +171,14 @@ impl Agent {
     fn start_sources(
         &self,
         topology: &Topology,
-        registry: &Registry,
         channels: &BTreeMap<String, Arc<dyn Channel>>,
         executor: &Arc<smol::Executor<'static>>,
     ) -> Result<()> {
         for spec in &topology.sources {
-            let mut source = registry.build_source(&spec.component)?;
+            let mut source = spec.settings.build(&spec.component)?;
             source.prepare()?;
             let interceptors =
-                spec.interceptors.iter().map(|c| registry.build_interceptor(c)).collect::<Result<Vec<_>>>()?;
+                spec.interceptors.iter().map(|i| i.settings.build(&i.component)).collect::<Result<Vec<_>>>()?;
             let targets = spec.channels.iter().map(|n| channel_for(channels, n)).collect::<Result<Vec<_>>>()?;
             let m = Arc::new(SourceMetrics::default());
             self.metrics.add(Entry::Source(spec.component.name.clone(), m.clone()));

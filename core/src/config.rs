@@ -4,15 +4,18 @@
 //! (unknown keys are errors, spans kept); [`Config::load`] resolves it into
 //! [`Topology`], which `sluice check` prints and the agent builds.
 
+pub mod keys;
 mod located;
 mod mobile;
 pub mod raw;
+pub mod reference;
 mod resolve;
+pub mod sections;
 pub mod toml;
 
 pub use located::{ComponentConfig, Location};
 pub use mobile::{MobileSpec, UploadOn, APP_CHANNEL};
-pub use resolve::{ChannelSpec, GroupSpec, Processor, SinkSpec, SourceSpec, Topology};
+pub use resolve::{ChannelSpec, GroupSpec, InterceptorSpec, Processor, SinkSpec, SourceSpec, Topology};
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -26,7 +29,7 @@ pub struct Config {
     pub topology: Topology,
 }
 
-/// The built-in quickstart (DESIGN §4): stdin and http on 127.0.0.1:5140 into a
+/// The built-in quickstart: stdin and http on 127.0.0.1:5140 into a
 /// durable channel in `./sluice-data`, shipped to stdout.
 pub const QUICKSTART: &str = include_str!("../../conf/quickstart.toml");
 
@@ -90,7 +93,7 @@ impl Config {
         Ok(Config { path: path.to_path_buf(), topology })
     }
 
-    /// Resolves a mobile SDK configuration (`[mobile]` and `[sinks.*]`; DESIGN §6)
+    /// Resolves a mobile SDK configuration (`[mobile]` and `[sinks.*]`)
     /// whose store lives in `data_dir`. Errors name the line and key; the file is
     /// called `<config>` since the app passes text, not a path.
     ///

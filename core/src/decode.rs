@@ -3,7 +3,7 @@
 //! A request is all or nothing: [`decode_request`] returns every event of the body, or
 //! an error naming the first bad event by its 0-based index (for ndjson also its
 //! line), so the client can fix and resend the whole request without duplicating a
-//! half-accepted one. The format follows the `Content-Type` (DESIGN §5):
+//! half-accepted one. The format follows the `Content-Type`:
 //!
 //! | Content-Type | Body |
 //! |---|---|
@@ -51,10 +51,10 @@ use wire::{FlumeBatch, NdjsonEvent, Object, Progress};
 
 /// Default [`DecodeLimits::max_inflated`]: four times the default 16 MiB body limit, as
 /// JSON events typically compress 5–10×; a bomb stops here instead of filling memory.
-const DEFAULT_MAX_INFLATED: usize = 64 << 20;
+pub const DEFAULT_MAX_INFLATED: usize = 64 << 20;
 /// Default [`DecodeLimits::max_events`]: 100k events of ~200 bytes fill 20 MiB,
 /// about what one request may carry after inflating.
-const DEFAULT_MAX_EVENTS: usize = 100_000;
+pub const DEFAULT_MAX_EVENTS: usize = 100_000;
 
 /// What one request body may cost after it was received.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -71,24 +71,24 @@ use std::time::{Duration, Instant};
 
 /// Default [`Limits::max_body`]: 16 MiB holds ~80k events of 200 bytes, far more than a
 /// client batch.
-const DEFAULT_MAX_BODY: usize = 16 << 20;
+pub const DEFAULT_MAX_BODY: usize = 16 << 20;
 /// Default [`Limits::max_header_bytes`]: browsers send 1–2 KiB; 16 KiB leaves room for long
 /// cookies and tokens.
 const DEFAULT_MAX_HEADER_BYTES: usize = 16 << 10;
 /// Default [`Limits::read_timeout`]: a 16 MiB body needs ~0.6 MiB/s to arrive in time.
-const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default [`Limits::header_timeout`]: a head is one packet; 10 s covers a bad
 /// mobile link and cuts a slowloris off in a third of the request time.
-const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default [`Limits::idle_timeout`]: long enough for a client batching every
 /// few seconds to keep its connection, short enough not to hoard sockets.
-const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Default [`Limits::max_inflight_bytes`]: two bodies of the default
 /// `max_body` at once; small requests are served even when large ones fill it.
-const DEFAULT_MAX_INFLIGHT: usize = 2 * DEFAULT_MAX_BODY;
+pub const DEFAULT_MAX_INFLIGHT: usize = 2 * DEFAULT_MAX_BODY;
 /// Default [`Limits::max_connections`]: what a gateway sees from many devices, and within
 /// the file descriptors a service is usually given (4096 or more under systemd).
-const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 /// Pause after a failed `accept` (out of descriptors, usually) so the loop does not spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 

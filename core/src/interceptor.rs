@@ -2,10 +2,11 @@
 //!
 //! Built-ins: `timestamp`, `host`, `static`, `regex_filter`, `remove_header`.
 
+use crate::config::keys::Required;
 use crate::config::ComponentConfig;
 use crate::error::Result;
 use crate::event::Event;
-use serde::Deserialize;
+use crate::registry::{InterceptorSettings, Registry};
 
 /// Changes or filters a batch of events. Runs on the source's thread.
 pub trait Interceptor: Send + Sync + 'static {
@@ -13,35 +14,27 @@ pub trait Interceptor: Send + Sync + 'static {
     fn intercept(&self, events: Vec<Event>) -> Vec<Event>;
 }
 
-/// Builds a built-in interceptor from its table, or `None` for an unknown type.
-pub(crate) fn build_builtin(c: &ComponentConfig) -> Option<Result<Box<dyn Interceptor>>> {
-    Some(match c.kind.as_str() {
-        "timestamp" => c.parse::<TimestampInterceptor>().map(|i| Box::new(i) as _),
-        "host" => c.parse::<HostConfig>().map(|h| Box::new(h.build()) as _),
-        "static" => c.parse::<StaticInterceptor>().map(|i| Box::new(i) as _),
-        "remove_header" => c.parse::<RemoveHeaderInterceptor>().map(|i| Box::new(i) as _),
-        "regex_filter" => c.parse::<RegexFilterConfig>().and_then(|r| r.build(c)).map(|i| Box::new(i) as _),
-        _ => return None,
-    })
+/// Registers the built-in interceptor types.
+pub(crate) fn register_builtins(r: &mut Registry) {
+    r.register_interceptor::<TimestampInterceptor>("timestamp");
+    r.register_interceptor::<HostConfig>("host");
+    r.register_interceptor::<StaticInterceptor>("static");
+    r.register_interceptor::<RegexFilterConfig>("regex_filter");
+    r.register_interceptor::<RemoveHeaderInterceptor>("remove_header");
 }
 
-/// `timestamp`: sets header `timestamp` to the event time in ms (Flume's TimestampInterceptor).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TimestampInterceptor {
-    /// Header name (default `timestamp`).
-    #[serde(default = "timestamp_header")]
-    pub header: String,
-    /// Keep an existing value (default true, as Flume's `preserveExisting`).
-    #[serde(default = "yes")]
-    pub preserve_existing: bool,
+crate::settings! {
+    /// `timestamp`: sets header `timestamp` to the event time in ms (Flume's TimestampInterceptor).
+    pub struct TimestampInterceptor {
+        header: String = "timestamp".into(), "Header name.";
+        preserve_existing: bool = true, "Keep an existing value (Flume's `preserveExisting`).";
+    }
 }
 
-fn timestamp_header() -> String {
-    "timestamp".into()
-}
-fn yes() -> bool {
-    true
+impl InterceptorSettings for TimestampInterceptor {
+    fn build(&self, _: &ComponentConfig) -> Result<Box<dyn Interceptor>> {
+        Ok(Box::new(self.clone()))
+    }
 }
 
 impl Interceptor for TimestampInterceptor {
@@ -56,25 +49,19 @@ impl Interceptor for TimestampInterceptor {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct HostConfig {
-    #[serde(default = "host_header")]
-    header: String,
-    #[serde(default = "yes")]
-    preserve_existing: bool,
-    /// Override the detected host name.
-    value: Option<String>,
+crate::settings! {
+    /// `host`: sets a header to this machine's host name (Flume's HostInterceptor).
+    pub struct HostConfig {
+        header: String = "host".into(), "Header name.";
+        preserve_existing: bool = true, "Keep an existing value.";
+        value: Option<String> = None, "Use this instead of the detected host name.";
+    }
 }
 
-fn host_header() -> String {
-    "host".into()
-}
-
-impl HostConfig {
-    fn build(self) -> StaticInterceptor {
-        let value = self.value.unwrap_or_else(hostname);
-        StaticInterceptor { key: self.header, value, preserve_existing: self.preserve_existing }
+impl InterceptorSettings for HostConfig {
+    fn build(&self, _: &ComponentConfig) -> Result<Box<dyn Interceptor>> {
+        let value = self.value.clone().unwrap_or_else(hostname);
+        Ok(Box::new(SetHeader { key: self.header.clone(), value, preserve_existing: self.preserve_existing }))
     }
 }
 
@@ -88,20 +75,38 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
-/// `static`: sets header `key` to `value` (also what `host` becomes).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaticInterceptor {
-    /// Header name.
-    pub key: String,
-    /// Header value.
-    pub value: String,
-    /// Keep an existing value (default true).
-    #[serde(default = "yes")]
-    pub preserve_existing: bool,
+crate::settings! {
+    /// `static`: sets header `key` to `value` (also what `host` becomes).
+    pub struct StaticInterceptor {
+        key: Required<String> = Required::default(), "Header name.";
+        value: Required<String> = Required::default(), "Header value.";
+        preserve_existing: bool = true, "Keep an existing value.";
+    }
 }
 
-impl Interceptor for StaticInterceptor {
+impl InterceptorSettings for StaticInterceptor {
+    fn check(&self, c: &ComponentConfig) -> Result<()> {
+        self.key.get().map_err(|m| c.error("key", m))?;
+        self.value.get().map_err(|m| c.error("value", m))?;
+        Ok(())
+    }
+
+    fn build(&self, c: &ComponentConfig) -> Result<Box<dyn Interceptor>> {
+        let key = self.key.get().map_err(|m| c.error("key", m))?.clone();
+        let value = self.value.get().map_err(|m| c.error("value", m))?.clone();
+        Ok(Box::new(SetHeader { key, value, preserve_existing: self.preserve_existing }))
+    }
+}
+
+/// Sets one header: what `static` and `host` run.
+#[derive(Debug, Clone)]
+pub struct SetHeader {
+    key: String,
+    value: String,
+    preserve_existing: bool,
+}
+
+impl Interceptor for SetHeader {
     fn intercept(&self, mut events: Vec<Event>) -> Vec<Event> {
         for e in &mut events {
             if !(self.preserve_existing && e.header(&self.key).is_some()) {
@@ -112,12 +117,17 @@ impl Interceptor for StaticInterceptor {
     }
 }
 
-/// `remove_header`: removes the named headers.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RemoveHeaderInterceptor {
-    /// Header names to remove.
-    pub headers: Vec<String>,
+crate::settings! {
+    /// `remove_header`: removes the named headers.
+    pub struct RemoveHeaderInterceptor {
+        headers: Vec<String> = Vec::new(), "Header names to remove.";
+    }
+}
+
+impl InterceptorSettings for RemoveHeaderInterceptor {
+    fn build(&self, _: &ComponentConfig) -> Result<Box<dyn Interceptor>> {
+        Ok(Box::new(self.clone()))
+    }
 }
 
 impl Interceptor for RemoveHeaderInterceptor {
@@ -129,19 +139,28 @@ impl Interceptor for RemoveHeaderInterceptor {
     }
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RegexFilterConfig {
-    pattern: String,
-    #[serde(default)]
-    exclude: bool,
+crate::settings! {
+    /// `regex_filter`: keeps events whose body matches `pattern` (or, with `exclude`, drops them).
+    pub struct RegexFilterConfig {
+        pattern: Required<String> = Required::default(), "The regular expression (Rust `regex` syntax).";
+        exclude: bool = false, "Drop matching events instead of keeping them.";
+    }
 }
 
 impl RegexFilterConfig {
-    fn build(self, c: &ComponentConfig) -> Result<RegexFilterInterceptor> {
-        let regex =
-            regex_lite::Regex::new(&self.pattern).map_err(|e| c.error("pattern", format!("invalid regex: {e}")))?;
-        Ok(RegexFilterInterceptor { regex, exclude: self.exclude })
+    fn regex(&self, c: &ComponentConfig) -> Result<regex_lite::Regex> {
+        let pattern = self.pattern.get().map_err(|m| c.error("pattern", m))?;
+        regex_lite::Regex::new(pattern).map_err(|e| c.error("pattern", format!("invalid regex: {e}")))
+    }
+}
+
+impl InterceptorSettings for RegexFilterConfig {
+    fn check(&self, c: &ComponentConfig) -> Result<()> {
+        self.regex(c).map(drop)
+    }
+
+    fn build(&self, c: &ComponentConfig) -> Result<Box<dyn Interceptor>> {
+        Ok(Box::new(RegexFilterInterceptor { regex: self.regex(c)?, exclude: self.exclude }))
     }
 }
 
@@ -173,7 +192,7 @@ mod tests {
         };
         let events = filter.intercept(events);
         assert_eq!(events.len(), 1);
-        let host = StaticInterceptor { key: "host".into(), value: "gw".into(), preserve_existing: true };
+        let host = SetHeader { key: "host".into(), value: "gw".into(), preserve_existing: true };
         let events = host.intercept(events);
         assert_eq!(events[0].header("host"), Some("kept"));
         let ts = TimestampInterceptor { header: "timestamp".into(), preserve_existing: true };

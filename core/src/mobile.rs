@@ -1,4 +1,4 @@
-//! The mobile SDK (DESIGN §6): record from any thread without blocking on the
+//! The mobile SDK: record from any thread without blocking on the
 //! network, survive the app being killed, upload only when the phone's policy allows.
 //!
 //! The C ABI (`ios/`) and the JNI layer (`android/`) only convert arguments and

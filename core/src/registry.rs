@@ -3,6 +3,7 @@
 //! A program embedding the core adds its own `Source`, `Sink` or `Interceptor`
 //! under a `type` name and configures it like a built-in (see `examples/custom.rs`).
 
+use crate::config::keys::{Key, Settings};
 use crate::config::ComponentConfig;
 use crate::error::Result;
 use crate::interceptor::Interceptor;
@@ -10,56 +11,135 @@ use crate::sink::platform::PlatformUploads;
 use crate::sink::Sink;
 use crate::source::Source;
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 use std::sync::Arc;
 
-/// Builds a source from its table.
-pub type SourceFactory = Arc<dyn Fn(&ComponentConfig) -> Result<Box<dyn Source>> + Send + Sync>;
-/// Builds a sink from its table.
-pub type SinkFactory = Arc<dyn Fn(&ComponentConfig) -> Result<Box<dyn Sink>> + Send + Sync>;
-/// Builds an interceptor from its table.
-pub type InterceptorFactory = Arc<dyn Fn(&ComponentConfig) -> Result<Box<dyn Interceptor>> + Send + Sync>;
+/// A source type's settings, read from its table: checked without side
+/// effects (what `sluice check` runs), built once by the agent.
+pub trait SourceSettings: Debug + Send + Sync + 'static {
+    /// Checks what the types alone cannot (addresses, ranges, combinations).
+    ///
+    /// # Errors
+    /// A config error naming the key (`c.error(key, …)`).
+    fn check(&self, _c: &ComponentConfig) -> Result<()> {
+        Ok(())
+    }
 
-/// A factory of `T` components.
-type Factory<T> = Arc<dyn Fn(&ComponentConfig) -> Result<Box<T>> + Send + Sync>;
+    /// Builds the source; nothing is bound or started until `prepare`/`run`.
+    ///
+    /// # Errors
+    /// As [`SourceSettings::check`].
+    fn build(&self, c: &ComponentConfig) -> Result<Box<dyn Source>>;
+}
+
+/// A sink type's settings; see [`SourceSettings`].
+pub trait SinkSettings: Debug + Send + Sync + 'static {
+    /// Checks the settings for the host in `host` (agent or mobile SDK).
+    ///
+    /// # Errors
+    /// A config error naming the key.
+    fn check(&self, _c: &ComponentConfig, _host: &Host) -> Result<()> {
+        Ok(())
+    }
+
+    /// Builds one sink (each sink worker gets its own).
+    ///
+    /// # Errors
+    /// As [`SinkSettings::check`].
+    fn build(&self, c: &ComponentConfig, host: &Host) -> Result<Box<dyn Sink>>;
+}
+
+/// An interceptor type's settings; see [`SourceSettings`].
+pub trait InterceptorSettings: Debug + Send + Sync + 'static {
+    /// Checks what the types alone cannot.
+    ///
+    /// # Errors
+    /// A config error naming the key.
+    fn check(&self, _c: &ComponentConfig) -> Result<()> {
+        Ok(())
+    }
+
+    /// Builds the interceptor.
+    ///
+    /// # Errors
+    /// As [`InterceptorSettings::check`].
+    fn build(&self, c: &ComponentConfig) -> Result<Box<dyn Interceptor>>;
+}
+
+/// What the program hosting the components gives them: the mobile SDK's
+/// upload queue, through which `transport = "platform"` sinks send.
+#[derive(Clone, Default)]
+pub struct Host {
+    /// The app's uploader queue (mobile SDK only).
+    pub platform: Option<Arc<PlatformUploads>>,
+}
+
+/// The kinds of component a registry knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// `[sources.*]`
+    Source,
+    /// `[sinks.*]`
+    Sink,
+    /// `interceptors = [...]` of a source.
+    Interceptor,
+}
+
+impl Section {
+    /// `source`, `sink`, `interceptor`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Section::Source => "source",
+            Section::Sink => "sink",
+            Section::Interceptor => "interceptor",
+        }
+    }
+}
+
+/// A registered type: its key table and its reader.
+struct Entry<T: ?Sized> {
+    keys: fn() -> Vec<Key>,
+    read: fn(&ComponentConfig) -> Result<Arc<T>>,
+}
+
+impl<T: ?Sized> Clone for Entry<T> {
+    fn clone(&self) -> Self {
+        Entry { keys: self.keys, read: self.read }
+    }
+}
 
 /// Known component types.
 #[derive(Clone, Default)]
 pub struct Registry {
-    sources: BTreeMap<String, SourceFactory>,
-    sinks: BTreeMap<String, SinkFactory>,
-    interceptors: BTreeMap<String, InterceptorFactory>,
+    sources: BTreeMap<String, Entry<dyn SourceSettings>>,
+    sinks: BTreeMap<String, Entry<dyn SinkSettings>>,
+    interceptors: BTreeMap<String, Entry<dyn InterceptorSettings>>,
+    host: Host,
+}
+
+fn read_source<S: Settings + SourceSettings>(c: &ComponentConfig) -> Result<Arc<dyn SourceSettings>> {
+    let settings: S = c.parse()?;
+    settings.check(c)?;
+    Ok(Arc::new(settings))
+}
+
+fn read_sink<S: Settings + SinkSettings>(c: &ComponentConfig) -> Result<Arc<dyn SinkSettings>> {
+    Ok(Arc::new(c.parse::<S>()?))
+}
+
+fn read_interceptor<S: Settings + InterceptorSettings>(c: &ComponentConfig) -> Result<Arc<dyn InterceptorSettings>> {
+    let settings: S = c.parse()?;
+    settings.check(c)?;
+    Ok(Arc::new(settings))
 }
 
 impl Registry {
     /// The built-in types.
     pub fn with_builtins() -> Registry {
         let mut r = Registry::with_builtin_sinks();
-        r.register_source("stdin", |c| Ok(Box::new(c.parse::<crate::source::stdin::StdinConfig>()?.build())));
-        for kind in ["timestamp", "host", "static", "regex_filter", "remove_header"] {
-            r.register_interceptor(kind, |c| {
-                crate::interceptor::build_builtin(c).unwrap_or_else(|| Err(c.error("type", "unknown interceptor")))
-            });
-        }
-        crate::source::http::register(&mut r);
-        r.register_sink("file", |c| Ok(Box::new(c.parse::<crate::sink::file::FileSinkConfig>()?.build(c)?)));
-        r.register_sink("flume_avro", |c| {
-            Ok(Box::new(c.parse::<crate::sink::flume_avro::FlumeAvroConfig>()?.build(c)?))
-        });
-        #[cfg(feature = "kafka")]
-        r.register_sink("kafka", |c| Ok(Box::new(c.parse::<crate::sink::kafka::KafkaConfig>()?.build(c)?)));
-        r.register_source("tcp", |c| Ok(Box::new(c.parse::<crate::source::tcp::TcpSourceConfig>()?.build(c)?)));
-        r.register_source("syslog", |c| Ok(Box::new(c.parse::<crate::source::syslog::SyslogConfig>()?.build(c)?)));
-        r.register_source("host_metrics", |c| {
-            Ok(Box::new(c.parse::<crate::source::host_metrics::HostMetricsConfig>()?.build()))
-        });
-        r.register_source("exec", |c| {
-            let config = c.parse::<crate::source::exec::ExecConfig>()?;
-            config.build().map(|s| Box::new(s) as _).map_err(|(key, msg)| c.error(key, msg))
-        });
-        r.register_source("taildir", |c| {
-            let config = c.parse::<crate::source::taildir::TaildirConfig>()?;
-            config.build().map(|s| Box::new(s) as _).map_err(|(key, msg)| c.error(key, msg))
-        });
+        crate::source::register_builtins(&mut r);
+        crate::interceptor::register_builtins(&mut r);
+        crate::sink::register_gateway_sinks(&mut r);
         r
     }
 
@@ -67,92 +147,90 @@ impl Registry {
     /// interceptors). Leaving the rest unreferenced lets the linker drop the
     /// HTTP server, the request decoders and the regex engine from phone libraries.
     pub fn with_builtin_sinks() -> Registry {
-        Registry::sinks(None)
+        let mut r = Registry::default();
+        crate::sink::register_builtins(&mut r);
+        r
     }
 
     /// The built-in sinks of the mobile SDK: `http` and `otlp_http` send through
     /// the app's uploader (`uploads`) unless a sink says `transport = "builtin"`.
     pub fn with_platform_sinks(uploads: Arc<PlatformUploads>) -> Registry {
-        Registry::sinks(Some(uploads))
-    }
-
-    fn sinks(platform: Option<Arc<PlatformUploads>>) -> Registry {
-        use crate::sink::{http::HttpSinkConfig, otlp::OtlpHttpConfig};
-        let mut r = Registry::default();
-        let p = platform.clone();
-        r.register_sink("http", move |c| Ok(Box::new(c.parse::<HttpSinkConfig>()?.build(c, p.as_ref())?)));
-        r.register_sink("otlp_http", move |c| Ok(Box::new(c.parse::<OtlpHttpConfig>()?.build(c, platform.as_ref())?)));
-        r.register_sink("stdout", |c| c.parse::<Empty>().map(|_| Box::new(crate::sink::StdoutSink) as _));
-        r.register_sink("null", |c| c.parse::<Empty>().map(|_| Box::new(crate::sink::NullSink) as _));
+        let mut r = Registry::with_builtin_sinks();
+        r.host.platform = Some(uploads);
         r
     }
 
-    /// Adds (or replaces) a source type.
-    pub fn register_source(
-        &mut self,
-        kind: &str,
-        factory: impl Fn(&ComponentConfig) -> Result<Box<dyn Source>> + Send + Sync + 'static,
-    ) {
-        self.sources.insert(kind.into(), Arc::new(factory));
+    /// What this registry's sinks are built with.
+    pub fn host(&self) -> &Host {
+        &self.host
     }
 
-    /// Adds (or replaces) a sink type.
-    pub fn register_sink(
-        &mut self,
-        kind: &str,
-        factory: impl Fn(&ComponentConfig) -> Result<Box<dyn Sink>> + Send + Sync + 'static,
-    ) {
-        self.sinks.insert(kind.into(), Arc::new(factory));
+    /// Adds (or replaces) source type `kind`, read into `S`.
+    pub fn register_source<S: Settings + SourceSettings>(&mut self, kind: &str) {
+        self.sources.insert(kind.into(), Entry { keys: S::keys, read: read_source::<S> });
     }
 
-    /// Adds (or replaces) an interceptor type.
-    pub fn register_interceptor(
-        &mut self,
-        kind: &str,
-        factory: impl Fn(&ComponentConfig) -> Result<Box<dyn Interceptor>> + Send + Sync + 'static,
-    ) {
-        self.interceptors.insert(kind.into(), Arc::new(factory));
+    /// Adds (or replaces) sink type `kind`, read into `S`.
+    pub fn register_sink<S: Settings + SinkSettings>(&mut self, kind: &str) {
+        self.sinks.insert(kind.into(), Entry { keys: S::keys, read: read_sink::<S> });
     }
 
-    /// Builds the source `c` describes.
+    /// Adds (or replaces) interceptor type `kind`, read into `S`.
+    pub fn register_interceptor<S: Settings + InterceptorSettings>(&mut self, kind: &str) {
+        self.interceptors.insert(kind.into(), Entry { keys: S::keys, read: read_interceptor::<S> });
+    }
+
+    /// Reads and checks the source `c` describes; builds nothing.
     ///
     /// # Errors
-    /// Unknown type (naming the known ones) or the factory's config error.
-    pub fn build_source(&self, c: &ComponentConfig) -> Result<Box<dyn Source>> {
-        build(&self.sources, "source", c)
+    /// Unknown type (naming the known ones) or the settings' config error.
+    pub fn read_source(&self, c: &ComponentConfig) -> Result<Arc<dyn SourceSettings>> {
+        (entry(&self.sources, "source", c)?.read)(c)
     }
 
-    /// Builds the sink `c` describes.
+    /// Reads and checks the sink `c` describes, for this registry's host.
     ///
     /// # Errors
-    /// As [`Registry::build_source`].
-    pub fn build_sink(&self, c: &ComponentConfig) -> Result<Box<dyn Sink>> {
-        build(&self.sinks, "sink", c)
+    /// As [`Registry::read_source`].
+    pub fn read_sink(&self, c: &ComponentConfig) -> Result<Arc<dyn SinkSettings>> {
+        let settings = (entry(&self.sinks, "sink", c)?.read)(c)?;
+        settings.check(c, &self.host)?;
+        Ok(settings)
     }
 
-    /// Builds the interceptor `c` describes.
+    /// Reads and checks the interceptor `c` describes.
     ///
     /// # Errors
-    /// As [`Registry::build_source`].
-    pub fn build_interceptor(&self, c: &ComponentConfig) -> Result<Box<dyn Interceptor>> {
-        build(&self.interceptors, "interceptor", c)
+    /// As [`Registry::read_source`].
+    pub fn read_interceptor(&self, c: &ComponentConfig) -> Result<Arc<dyn InterceptorSettings>> {
+        (entry(&self.interceptors, "interceptor", c)?.read)(c)
     }
-}
 
-fn build<T: ?Sized>(map: &BTreeMap<String, Factory<T>>, what: &str, c: &ComponentConfig) -> Result<Box<T>> {
-    match map.get(&c.kind) {
-        Some(factory) => factory(c),
-        None => {
-            let known: Vec<&str> = map.keys().map(String::as_str).collect();
-            Err(c.error("type", format!("unknown {what} type {:?}: expected one of {}", c.kind, known.join(", "))))
+    /// The type names of `section`, sorted.
+    pub fn types(&self, section: Section) -> Vec<&str> {
+        match section {
+            Section::Source => self.sources.keys().map(String::as_str).collect(),
+            Section::Sink => self.sinks.keys().map(String::as_str).collect(),
+            Section::Interceptor => self.interceptors.keys().map(String::as_str).collect(),
+        }
+    }
+
+    /// The keys of type `kind` in `section`, or `None` for an unknown type.
+    pub fn keys(&self, section: Section, kind: &str) -> Option<Vec<Key>> {
+        match section {
+            Section::Source => self.sources.get(kind).map(|e| (e.keys)()),
+            Section::Sink => self.sinks.get(kind).map(|e| (e.keys)()),
+            Section::Interceptor => self.interceptors.get(kind).map(|e| (e.keys)()),
         }
     }
 }
 
-/// A component without keys of its own.
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Empty {}
+fn entry<'r, T: ?Sized>(map: &'r BTreeMap<String, Entry<T>>, what: &str, c: &ComponentConfig) -> Result<&'r Entry<T>> {
+    map.get(&c.kind).ok_or_else(|| {
+        let known: Vec<&str> = map.keys().map(String::as_str).collect();
+        c.error("type", format!("unknown {what} type {:?}: expected one of {}", c.kind, known.join(", ")))
+    })
+}
 
 #[cfg(test)]
 mod tests {
@@ -163,10 +241,10 @@ mod tests {
     fn bad_component_settings_name_their_key() {
         let r = Registry::with_builtins();
         let source = |kind: &str, text: &str| {
-            ComponentConfig::from_toml(kind, text).and_then(|c| r.build_source(&c)).err().map(|e| e.to_string())
+            ComponentConfig::from_toml(kind, text).and_then(|c| r.read_source(&c)).err().map(|e| e.to_string())
         };
         let sink = |kind: &str, text: &str| {
-            ComponentConfig::from_toml(kind, text).and_then(|c| r.build_sink(&c)).err().map(|e| e.to_string())
+            ComponentConfig::from_toml(kind, text).and_then(|c| r.read_sink(&c)).err().map(|e| e.to_string())
         };
         for (got, key) in [
             (source("taildir", "paths = []"), "taildir.paths"),
@@ -189,7 +267,7 @@ mod tests {
     #[test]
     fn platform_sinks_refuse_tls_settings_the_app_cannot_take() {
         let r = Registry::with_platform_sinks(Arc::new(PlatformUploads::default()));
-        let build = |text: &str| ComponentConfig::from_toml("http", text).and_then(|c| r.build_sink(&c)).err();
+        let build = |text: &str| ComponentConfig::from_toml("http", text).and_then(|c| r.read_sink(&c)).err();
         assert!(build("url = \"https://up\"").is_none(), "https goes to the app's uploader, TLS or not in this build");
         let message =
             build("url = \"https://up\"\ntls = { verify = false }").map(|e| e.to_string()).unwrap_or_default();

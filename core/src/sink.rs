@@ -18,7 +18,24 @@ mod simple;
 pub use simple::{NullSink, StdoutSink};
 
 use crate::event::Event;
+use crate::registry::Registry;
 use std::time::Duration;
+
+/// Registers the sinks both the agent and the mobile SDK have.
+pub(crate) fn register_builtins(r: &mut Registry) {
+    r.register_sink::<http::HttpSinkConfig>("http");
+    r.register_sink::<otlp::OtlpHttpConfig>("otlp_http");
+    r.register_sink::<simple::StdoutConfig>("stdout");
+    r.register_sink::<simple::NullConfig>("null");
+}
+
+/// Registers the sinks only the agent has.
+pub(crate) fn register_gateway_sinks(r: &mut Registry) {
+    r.register_sink::<file::FileSinkConfig>("file");
+    r.register_sink::<flume_avro::FlumeAvroConfig>("flume_avro");
+    #[cfg(feature = "kafka")]
+    r.register_sink::<kafka::KafkaConfig>("kafka");
+}
 
 /// One batch as a sink sees it.
 #[derive(Debug)]

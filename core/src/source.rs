@@ -16,10 +16,22 @@ use crate::channel::{Channel, Mark, PutError, Store, Wait};
 use crate::event::Event;
 use crate::interceptor::Interceptor;
 use crate::metrics::SourceMetrics;
+use crate::registry::Registry;
 use crate::selector::Selector;
 use crate::stop::Stop;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// Registers the built-in source types.
+pub(crate) fn register_builtins(r: &mut Registry) {
+    r.register_source::<stdin::StdinConfig>("stdin");
+    r.register_source::<http::HttpSourceConfig>("http");
+    r.register_source::<tcp::TcpSourceConfig>("tcp");
+    r.register_source::<syslog::SyslogConfig>("syslog");
+    r.register_source::<host_metrics::HostMetricsConfig>("host_metrics");
+    r.register_source::<exec::ExecConfig>("exec");
+    r.register_source::<taildir::TaildirConfig>("taildir");
+}
 
 /// A running source. `run` blocks until `ctx.stop` is set or input ends.
 pub trait Source: Send + 'static {
@@ -212,6 +224,25 @@ pub(crate) struct LineBatching {
     pub batch_timeout: Duration,
     /// Longest line kept; longer lines are cut and counted.
     pub max_line: usize,
+}
+
+/// The longest line any source keeps: a line is one event in memory.
+pub(crate) const MAX_LINE_LENGTH: u64 = 16 << 20;
+
+/// Refuses batches of no lines and lines longer than [`MAX_LINE_LENGTH`].
+pub(crate) fn check_batching(
+    c: &crate::config::ComponentConfig,
+    batch_size: usize,
+    max_line: crate::units::ByteSize,
+) -> crate::Result<()> {
+    if batch_size == 0 {
+        return Err(c.error("batch_size", "must be at least 1"));
+    }
+    if max_line.0 == 0 || max_line.0 > MAX_LINE_LENGTH {
+        let most = crate::units::ByteSize(MAX_LINE_LENGTH);
+        return Err(c.error("max_line_length", format!("must be from 1B to {most}")));
+    }
+    Ok(())
 }
 
 /// Reads lines from `input` until it ends or the agent stops, putting them in

@@ -5,11 +5,10 @@ use serde::Deserialize;
 use std::time::Duration;
 
 /// What `put` does when the channel is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFull {
     /// Wait up to `block_timeout` for space, then refuse (back pressure).
-    #[default]
     Block,
     /// Refuse at once.
     Reject,
@@ -32,15 +31,12 @@ pub struct Capacity {
     pub max_age: Option<Duration>,
 }
 
+crate::key_choices!(OnFull);
+
 impl Default for Capacity {
+    /// A `[channels.*]` table's defaults.
     fn default() -> Self {
-        Capacity {
-            max_events: 10_000_000,
-            max_bytes: 512 << 20,
-            on_full: OnFull::Block,
-            block_timeout: Duration::from_secs(2),
-            max_age: None,
-        }
+        crate::config::sections::ChannelConfig::default().capacity()
     }
 }
 

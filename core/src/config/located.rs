@@ -105,8 +105,33 @@ impl ComponentConfig {
     /// # Errors
     /// `file:line: section.name.key: message`.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T> {
-        toml::from_table(&self.table)
-            .map_err(|e| self.file.value_error(&e, &format!("{}.{}", self.section, self.name), &self.span))
+        toml::from_table(&self.table).map_err(|e| {
+            let e = match e.unknown_top_level_key().map(str::to_string) {
+                Some(key) => {
+                    let known = self.known_keys(super::keys::field_names::<T>());
+                    e.reworded(format!("unknown field `{key}`, expected one of {}", known.join(", ")))
+                }
+                None => e,
+            };
+            self.file.value_error(&e, &format!("{}.{}", self.section, self.name), &self.span)
+        })
+    }
+
+    /// Every key this component's table may have: its type's own and those
+    /// the topology reads for every component of its section.
+    fn known_keys(&self, own: &[&'static str]) -> Vec<String> {
+        let common: &[&str] = match self.section {
+            _ if self.name.contains(".interceptors[") => &["type"],
+            "sources" => super::resolve::source_keys(),
+            "sinks" => super::resolve::sink_keys(),
+            _ => &[],
+        };
+        let mut known: Vec<String> = own.iter().map(|k| format!("`{k}`")).collect();
+        if !common.is_empty() {
+            known.push("`type`".into());
+        }
+        known.extend(common.iter().map(|k| format!("`{k}`")));
+        known
     }
 
     /// A component of type `kind` whose keys are the TOML `text` (for unit tests

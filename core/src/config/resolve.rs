@@ -2,14 +2,18 @@
 
 use super::located::{parse_value, ComponentConfig, Location};
 use super::mobile::{MobileSpec, APP_CHANNEL};
-use super::raw::{RawBatch, RawChannel, RawConfig, RawRateLimit, RawRetry, RawSelector};
+use super::raw::{RawConfig, RawSelector};
+use super::sections::{
+    AgentConfig, ChannelConfig, ChannelKind, Durability, GroupConfig, ProcessorKind, SelectorKind, SinkRunnerConfig,
+};
 use super::toml::{Kind, Spanned, Table, Value};
 use crate::channel::Capacity;
 use crate::error::Result;
-use crate::registry::Registry;
+use crate::registry::{InterceptorSettings, Registry, SinkSettings, SourceSettings};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Everything the agent builds, resolved and checked.
@@ -69,21 +73,34 @@ pub struct ChannelSpec {
 /// A source and where its events go.
 #[derive(Debug, Clone)]
 pub struct SourceSpec {
-    /// Its table, for the factory.
+    /// Its table, for errors about it.
     pub component: ComponentConfig,
+    /// Its settings, read and checked; the agent builds the source from them.
+    pub settings: Arc<dyn SourceSettings>,
     /// Channels it may put into.
     pub channels: Vec<String>,
-    /// Interceptor tables, in order.
-    pub interceptors: Vec<ComponentConfig>,
+    /// Interceptors, in order.
+    pub interceptors: Vec<InterceptorSpec>,
     /// How events are routed to channels.
     pub selector: crate::selector::Selector,
+}
+
+/// An interceptor of a source.
+#[derive(Debug, Clone)]
+pub struct InterceptorSpec {
+    /// Its table, for errors about it.
+    pub component: ComponentConfig,
+    /// Its settings, read and checked.
+    pub settings: Arc<dyn InterceptorSettings>,
 }
 
 /// A sink and its runner settings.
 #[derive(Debug, Clone)]
 pub struct SinkSpec {
-    /// Its table, for the factory.
+    /// Its table, for errors about it.
     pub component: ComponentConfig,
+    /// Its settings, read and checked for the registry's host; built once per worker.
+    pub settings: Arc<dyn SinkSettings>,
     /// The channel it drains.
     pub channel: String,
     /// Batching, retry and rate limit.
@@ -114,11 +131,15 @@ pub struct GroupSpec {
     pub max_penalty: Duration,
 }
 
-const SOURCE_KEYS: [&str; 3] = ["channels", "interceptors", "selector"];
-const SINK_KEYS: [&str; 5] = ["channel", "batch", "retry", "rate_limit", "workers"];
+/// The keys a source's table has besides its type's own.
+pub(crate) fn source_keys() -> &'static [&'static str] {
+    super::keys::field_names::<super::sections::SourceRoutingConfig>()
+}
 
-/// Most batches one sink may have in flight.
-const MAX_WORKERS: i64 = 32;
+/// The keys a sink's table has besides its type's own.
+pub(crate) fn sink_keys() -> &'static [&'static str] {
+    super::keys::field_names::<SinkRunnerConfig>()
+}
 
 /// Sink types that write one local stream: two workers would interleave their writes.
 fn takes_one_worker(kind: &str) -> bool {
@@ -194,31 +215,26 @@ pub(super) fn resolve(
 
 fn resolve_agent(raw: &RawConfig, file: &Location) -> Result<AgentSpec> {
     let (agent, span) = match &raw.agent {
-        Some(a) => (Some(a.get_ref()), a.span()),
-        None => (None, 0..0),
+        Some(a) => (a.get_ref().clone(), a.span()),
+        None => (AgentConfig::default(), 0..0),
     };
-    let metrics_listen = match agent.and_then(|a| a.metrics_listen.as_deref()) {
-        Some(text) => Some(text.parse().map_err(|_| {
-            file.error(
-                &file.key_span(&span, "metrics_listen"),
-                format!("agent.metrics_listen: {text:?} is not an address like \"127.0.0.1:9100\""),
-            )
-        })?),
+    let at = |key: &str, message: String| file.error(&file.key_span(&span, key), format!("agent.{key}: {message}"));
+    let metrics_listen = match agent.metrics_listen.as_deref() {
+        Some(text) => Some(
+            text.parse()
+                .map_err(|_| at("metrics_listen", format!("{text:?} is not an address like \"127.0.0.1:9100\"")))?,
+        ),
         None => None,
     };
+    if agent.report_interval.0.is_zero() {
+        return Err(at("report_interval", "must be greater than 0".into()));
+    }
     Ok(AgentSpec {
-        name: agent.and_then(|a| a.name.clone()).unwrap_or_else(|| "sluice".into()),
-        data_dir: agent.and_then(|a| a.data_dir.clone()).unwrap_or_else(|| PathBuf::from("./sluice-data")),
+        name: agent.name,
+        data_dir: agent.data_dir,
         metrics_listen,
-        drain_timeout: agent.and_then(|a| a.drain_timeout).map_or(Duration::from_secs(10), |s| s.0),
-        report_interval: match agent.and_then(|a| a.report_interval) {
-            Some(s) if s.0.is_zero() => {
-                return Err(file
-                    .error(&file.key_span(&span, "report_interval"), "agent.report_interval: must be greater than 0"));
-            }
-            Some(s) => s.0,
-            None => Duration::from_secs(60),
-        },
+        drain_timeout: agent.drain_timeout.0,
+        report_interval: agent.report_interval.0,
     })
 }
 
@@ -253,27 +269,12 @@ fn resolve_channel(name: &str, table: &Spanned<Table>, file: &Location) -> Resul
         span: table.span(),
         file: file.clone(),
     };
-    let raw: RawChannel = c.parse()?;
-    let in_memory = match raw.kind.as_str() {
-        "sqlite" => false,
-        "memory" => true,
-        other => {
-            return Err(c.error("type", format!("unknown channel type {other:?}: expected \"sqlite\" or \"memory\"")))
-        }
+    let config: ChannelConfig = c.parse()?;
+    let in_memory = match config.kind.get().map_err(|m| c.error("type", m))? {
+        ChannelKind::Sqlite => false,
+        ChannelKind::Memory => true,
     };
-    let power_safe = match raw.durability.as_deref() {
-        None | Some("process") => false,
-        Some("power") => true,
-        Some(other) => return Err(c.error("durability", format!("{other:?}: expected \"process\" or \"power\""))),
-    };
-    let defaults = Capacity::default();
-    let capacity = Capacity {
-        max_events: raw.max_events.unwrap_or(defaults.max_events),
-        max_bytes: raw.max_bytes.map_or(defaults.max_bytes, |b| b.0),
-        on_full: raw.on_full.unwrap_or_default(),
-        block_timeout: raw.block_timeout.map_or(defaults.block_timeout, |s| s.0),
-        max_age: raw.max_age.map(|s| s.0),
-    };
+    let capacity: Capacity = config.capacity();
     if in_memory && capacity.max_age.is_some() {
         return Err(c.error("max_age", "is not supported by memory channels"));
     }
@@ -282,7 +283,7 @@ fn resolve_channel(name: &str, table: &Spanned<Table>, file: &Location) -> Resul
             c.error(if capacity.max_events == 0 { "max_events" } else { "max_bytes" }, "must be greater than 0")
         );
     }
-    Ok(ChannelSpec { name: name.into(), in_memory, capacity, power_safe })
+    Ok(ChannelSpec { name: name.into(), in_memory, capacity, power_safe: config.durability == Durability::Power })
 }
 
 fn resolve_source(
@@ -292,7 +293,7 @@ fn resolve_source(
     registry: &Registry,
     known: &BTreeSet<&str>,
 ) -> Result<SourceSpec> {
-    let component = component("sources", name, table, file, &SOURCE_KEYS)?;
+    let component = component("sources", name, table, file, source_keys())?;
     let span = table.span();
     let t = table.get_ref();
     let channels: Vec<String> = match t.get("channels") {
@@ -325,11 +326,11 @@ fn resolve_source(
         }
         None => crate::selector::Selector::Replicating(channels.clone()),
     };
-    registry.build_source(&component)?;
-    Ok(SourceSpec { component, channels, interceptors, selector })
+    let settings = registry.read_source(&component)?;
+    Ok(SourceSpec { component, settings, channels, interceptors, selector })
 }
 
-fn interceptor(source: &ComponentConfig, i: usize, item: &Value, registry: &Registry) -> Result<ComponentConfig> {
+fn interceptor(source: &ComponentConfig, i: usize, item: &Value, registry: &Registry) -> Result<InterceptorSpec> {
     let Kind::Table(table) = &item.kind else {
         return Err(source.error("interceptors", format!("item {i}: expected a table like {{ type = \"host\" }}")));
     };
@@ -346,8 +347,8 @@ fn interceptor(source: &ComponentConfig, i: usize, item: &Value, registry: &Regi
         span,
         file: source.file.clone(),
     };
-    registry.build_interceptor(&c)?;
-    Ok(c)
+    let settings = registry.read_interceptor(&c)?;
+    Ok(InterceptorSpec { component: c, settings })
 }
 
 fn resolve_sink(
@@ -357,7 +358,7 @@ fn resolve_sink(
     registry: &Registry,
     known: &BTreeSet<&str>,
 ) -> Result<SinkSpec> {
-    let component = component("sinks", name, table, file, &SINK_KEYS)?;
+    let component = component("sinks", name, table, file, sink_keys())?;
     let span = table.span();
     let t = table.get_ref();
     let channel = match t.get("channel").map(|v| &v.kind) {
@@ -368,32 +369,23 @@ fn resolve_sink(
     if !known.contains(channel.as_str()) {
         return Err(component.error("channel", format!("no channel named {channel:?} (defined: {})", list(known))));
     }
-    let empty = Value::empty_table(span.clone());
-    let get = |key: &str| t.get(key).unwrap_or(&empty);
-    let batch: RawBatch = parse_value(get("batch"), file, &format!("sinks.{name}.batch"))?;
-    let retry: RawRetry = parse_value(get("retry"), file, &format!("sinks.{name}.retry"))?;
-    let rate: RawRateLimit = parse_value(get("rate_limit"), file, &format!("sinks.{name}.rate_limit"))?;
-    let mut runner =
-        crate::runner::RunnerOptions::from_raw(batch, retry, rate).map_err(|(key, m)| component.error(key, m))?;
-    runner.workers = sink_workers(t.get("workers"), &component)?;
-    registry.build_sink(&component)?;
-    Ok(SinkSpec { component, channel, runner })
-}
-
-/// `workers = N`: batches in flight at once.
-fn sink_workers(value: Option<&Value>, component: &ComponentConfig) -> Result<usize> {
-    let n = match value.map(|v| &v.kind) {
-        None => return Ok(1),
-        Some(Kind::Integer(n)) if (1..=MAX_WORKERS).contains(n) => *n,
-        Some(_) => return Err(component.error("workers", format!("expected a whole number from 1 to {MAX_WORKERS}"))),
-    };
-    if n > 1 && takes_one_worker(&component.kind) {
+    let mut own = Table::default();
+    for key in sink_keys().iter().filter(|k| **k != "channel") {
+        if let Some(v) = t.get(*key) {
+            own.insert((*key).to_string(), v.clone());
+        }
+    }
+    let config: SinkRunnerConfig =
+        parse_value(&Value { kind: Kind::Table(own), span }, file, &format!("sinks.{name}"))?;
+    let runner = crate::runner::RunnerOptions::from_config(&config).map_err(|(key, m)| component.error(key, m))?;
+    if runner.workers > 1 && takes_one_worker(&component.kind) {
         return Err(component.error(
             "workers",
             format!("a {} sink writes one local stream: it takes no more than 1 worker", component.kind),
         ));
     }
-    Ok(n as usize)
+    let settings = registry.read_sink(&component)?;
+    Ok(SinkSpec { component, settings, channel, runner })
 }
 
 fn resolve_groups(raw: &RawConfig, file: &Location, sinks: &[SinkSpec]) -> Result<Vec<GroupSpec>> {
@@ -401,36 +393,35 @@ fn resolve_groups(raw: &RawConfig, file: &Location, sinks: &[SinkSpec]) -> Resul
     let mut groups = Vec::new();
     for (name, group) in &raw.sink_groups {
         let span = group.span();
-        let g = group.get_ref();
+        let g: &GroupConfig = group.get_ref();
         let at =
             |key: &str, m: String| file.error(&file.key_span(&span, key), format!("sink_groups.{name}.{key}: {m}"));
-        let processor = match (g.processor.as_str(), g.selector.as_deref()) {
-            ("failover", None) => Processor::Failover,
-            ("failover", Some(_)) => return Err(at("selector", "only load_balance groups take a selector".into())),
-            ("load_balance", None | Some("round_robin")) => Processor::RoundRobin,
-            ("load_balance", Some("random")) => Processor::Random,
-            ("load_balance", Some(other)) => {
-                return Err(at("selector", format!("{other:?}: expected \"round_robin\" or \"random\"")))
+        let processor = match (g.processor.get().map_err(|m| at("processor", m))?, g.selector) {
+            (ProcessorKind::Failover, None) => Processor::Failover,
+            (ProcessorKind::Failover, Some(_)) => {
+                return Err(at("selector", "only load_balance groups take a selector".into()))
             }
-            (other, _) => return Err(at("processor", format!("{other:?}: expected \"failover\" or \"load_balance\""))),
+            (ProcessorKind::LoadBalance, None | Some(SelectorKind::RoundRobin)) => Processor::RoundRobin,
+            (ProcessorKind::LoadBalance, Some(SelectorKind::Random)) => Processor::Random,
         };
-        if g.sinks.is_empty() {
+        let members = g.sinks.get().map_err(|m| at("sinks", m))?;
+        let Some(first_name) = members.first() else {
             return Err(at("sinks", "must name at least one sink".into()));
-        }
+        };
+        let first = sinks.iter().find(|k| k.component.name == *first_name);
         // A group runs as many workers as its first sink asks for, each with every member.
-        let workers = sinks.iter().find(|k| k.component.name == g.sinks[0]).map_or(1, |k| k.runner.workers);
-        for s in &g.sinks {
+        let workers = first.map_or(1, |k| k.runner.workers);
+        for s in members {
             let Some(spec) = sinks.iter().find(|k| k.component.name == *s) else {
                 return Err(at("sinks", format!("no sink named {s:?}")));
             };
             if let Some(other) = owner.insert(s, name) {
                 return Err(at("sinks", format!("sink {s:?} is already in group {other:?}")));
             }
-            if spec.channel != sinks.iter().find(|k| k.component.name == g.sinks[0]).map_or("", |k| k.channel.as_str())
-            {
+            if spec.channel != first.map_or("", |k| k.channel.as_str()) {
                 return Err(at("sinks", "all sinks of a group must drain the same channel".into()));
             }
-            if *s != g.sinks[0] && spec.runner.workers != 1 && spec.runner.workers != workers {
+            if s != first_name && spec.runner.workers != 1 && spec.runner.workers != workers {
                 return Err(spec.component.error(
                     "workers",
                     format!("in group {name:?} the workers come from its first sink ({workers}): set it there"),
@@ -446,8 +437,7 @@ fn resolve_groups(raw: &RawConfig, file: &Location, sinks: &[SinkSpec]) -> Resul
                 ));
             }
         }
-        let max_penalty = g.max_penalty.map_or(Duration::from_secs(30), |s| s.0);
-        groups.push(GroupSpec { name: name.clone(), sinks: g.sinks.clone(), processor, max_penalty });
+        groups.push(GroupSpec { name: name.clone(), sinks: members.clone(), processor, max_penalty: g.max_penalty.0 });
     }
     Ok(groups)
 }

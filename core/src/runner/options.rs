@@ -1,7 +1,7 @@
 //! The sink runner's settings: batching, retry, rate limit — with their defaults.
 
 use super::backoff::Backoff;
-use crate::config::raw::{RawBatch, RawRateLimit, RawRetry};
+use crate::config::sections::{SinkRunnerConfig, MAX_WORKERS};
 use std::time::Duration;
 
 /// Settings of one sink's runner.
@@ -32,48 +32,45 @@ pub struct RateLimit {
 }
 
 impl Default for RunnerOptions {
+    /// A sink table's defaults.
     fn default() -> Self {
+        let config = SinkRunnerConfig::default();
         RunnerOptions {
-            max_events: 1000,
-            max_bytes: 1 << 20,
-            linger: Duration::from_millis(200),
-            backoff: Backoff { initial: Duration::from_millis(500), max: Duration::from_secs(300) },
+            max_events: config.batch.max_events,
+            max_bytes: config.batch.max_bytes.0 as usize,
+            linger: config.batch.linger.0,
+            backoff: Backoff { initial: config.retry.initial.0, max: config.retry.max.0 },
             rate: RateLimit::default(),
-            workers: 1,
+            workers: config.workers,
         }
     }
 }
 
 impl RunnerOptions {
-    /// Applies the raw keys over the defaults.
+    /// The runner settings of a sink's table, checked.
     ///
     /// # Errors
     /// `(key, message)` for the caller to locate.
-    pub fn from_raw(
-        batch: RawBatch,
-        retry: RawRetry,
-        rate: RawRateLimit,
-    ) -> Result<RunnerOptions, (&'static str, String)> {
-        let d = RunnerOptions::default();
+    pub fn from_config(config: &SinkRunnerConfig) -> Result<RunnerOptions, (&'static str, String)> {
         let options = RunnerOptions {
-            max_events: batch.max_events.unwrap_or(d.max_events),
-            max_bytes: batch.max_bytes.map_or(d.max_bytes, |b| b.0 as usize),
-            linger: batch.linger.map_or(d.linger, |s| s.0),
-            backoff: Backoff {
-                initial: retry.initial.map_or(d.backoff.initial, |s| s.0),
-                max: retry.max.map_or(d.backoff.max, |s| s.0),
-            },
+            max_events: config.batch.max_events,
+            max_bytes: config.batch.max_bytes.0 as usize,
+            linger: config.batch.linger.0,
+            backoff: Backoff { initial: config.retry.initial.0, max: config.retry.max.0 },
             rate: RateLimit {
-                bytes_per_minute: rate.bytes_per_minute.map_or(0, |b| b.0),
-                requests_per_minute: rate.requests_per_minute.unwrap_or(0),
+                bytes_per_minute: config.rate_limit.bytes_per_minute.map_or(0, |b| b.0),
+                requests_per_minute: config.rate_limit.requests_per_minute.unwrap_or(0),
             },
-            workers: d.workers,
+            workers: config.workers,
         };
         if options.max_events == 0 || options.max_bytes == 0 {
             return Err(("batch", "max_events and max_bytes must be greater than 0".into()));
         }
         if options.backoff.initial.is_zero() || options.backoff.initial > options.backoff.max {
             return Err(("retry", "initial must be greater than 0 and at most max".into()));
+        }
+        if !(1..=MAX_WORKERS).contains(&options.workers) {
+            return Err(("workers", format!("expected a whole number from 1 to {MAX_WORKERS}")));
         }
         Ok(options)
     }

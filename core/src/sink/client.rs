@@ -23,6 +23,25 @@ pub enum TransportKind {
     Platform,
 }
 
+crate::key_choices!(TransportKind);
+crate::key_table!(TlsOptions);
+
+impl crate::config::keys::KeyValue for Auth {
+    fn kind() -> String {
+        "table { bearer } or { username, password }".into()
+    }
+    fn show(&self) -> String {
+        "{}".into()
+    }
+}
+
+/// Default connect timeout of the HTTP sinks.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default whole-request timeout of the HTTP sinks.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default size below which the HTTP sinks send plain: gzip grows tiny payloads.
+pub const COMPRESSION_MIN_BYTES: u64 = 1 << 10;
+
 /// Authentication.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, untagged)]
@@ -59,10 +78,10 @@ pub struct ClientOptions<'a> {
     pub headers: &'a BTreeMap<String, String>,
     /// Authentication.
     pub auth: Option<&'a Auth>,
-    /// Connect timeout (default 5s).
-    pub connect_timeout: Option<Span>,
-    /// Whole-request timeout (default 30s).
-    pub request_timeout: Option<Span>,
+    /// Connect timeout.
+    pub connect_timeout: Span,
+    /// Whole-request timeout.
+    pub request_timeout: Span,
     /// TLS settings.
     pub tls: &'a TlsOptions,
     /// The `transport` key, if set.
@@ -128,7 +147,7 @@ impl Client {
             }
             None => {}
         }
-        let request_timeout = o.request_timeout.map_or(Duration::from_secs(30), |s| s.0);
+        let request_timeout = o.request_timeout.0;
         let transport = match (o.transport, o.platform) {
             (Some(TransportKind::Platform) | None, Some(uploads)) => {
                 if o.tls.ca_file.is_some() || o.tls.verify.is_some() {
@@ -239,7 +258,7 @@ fn builtin(
     let builder = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(USER_AGENT)
-        .timeout_connect(Some(o.connect_timeout.map_or(Duration::from_secs(5), |s| s.0)))
+        .timeout_connect(Some(o.connect_timeout.0))
         .timeout_global(Some(request_timeout))
         .max_redirects(0);
     #[cfg(feature = "tls")]

@@ -6,8 +6,10 @@
 //! again. Files are named `<prefix>-<start ms>-<n>.<ext>`, so they sort in order.
 
 use super::{format, Batch, Outcome, Sink};
+use crate::config::keys::Required;
 use crate::config::ComponentConfig;
 use crate::error::Result;
+use crate::registry::{Host, SinkSettings};
 use crate::units::{ByteSize, Span};
 use serde::Deserialize;
 use std::fs::File;
@@ -15,22 +17,17 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// `[sinks.NAME]` keys of `type = "file"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileSinkConfig {
-    /// Where the files go (created if missing).
-    pub directory: PathBuf,
-    /// File name prefix (default `sluice`).
-    pub prefix: Option<String>,
-    /// `text` (default: each body and a newline, as Flume's TEXT serializer) or `ndjson` (with id and headers).
-    pub format: Option<FileFormat>,
-    /// Start a new file after this long (default 30s as Flume; `0` never rolls by time).
-    pub roll_interval: Option<Span>,
-    /// Start a new file past this size (default 0: never by size).
-    pub roll_size: Option<ByteSize>,
-    /// fsync each batch before acknowledging it (default true).
-    pub fsync: Option<bool>,
+crate::settings! {
+    /// `[sinks.NAME]` keys of `type = "file"`.
+    pub struct FileSinkConfig {
+        directory: Required<PathBuf> = Required::default(), "Where the files go (created 0700 if missing).";
+        prefix: String = "sluice".into(), "File name prefix.";
+        format: FileFormat = FileFormat::Text,
+            "`text`: each body and a newline (Flume's TEXT serializer); `ndjson`: with id and headers.";
+        roll_interval: Span = Span(Duration::from_secs(30)), "Start a new file after this long (as Flume; 0: never by time).";
+        roll_size: ByteSize = ByteSize(0), "Start a new file past this size (0: never by size).";
+        fsync: bool = true, "fsync each batch before acknowledging it.";
+    }
 }
 
 /// How events are written.
@@ -42,6 +39,8 @@ pub enum FileFormat {
     /// One JSON object per event: id, timestamp, headers, body.
     Ndjson,
 }
+
+crate::key_choices!(FileFormat);
 
 /// The running sink.
 pub struct FileSink {
@@ -62,25 +61,32 @@ struct Current {
 }
 
 impl FileSinkConfig {
-    /// Checks the config and builds the sink (the directory is created at the first batch).
-    ///
-    /// # Errors
-    /// A prefix that is empty or holds a `/`.
-    pub fn build(&self, c: &ComponentConfig) -> Result<FileSink> {
-        let prefix = self.prefix.clone().unwrap_or_else(|| "sluice".into());
-        if prefix.is_empty() || prefix.contains('/') {
+    /// The sink (the directory is created at the first batch).
+    fn sink(&self, c: &ComponentConfig) -> Result<FileSink> {
+        let dir = self.directory.get().map_err(|m| c.error("directory", m))?;
+        if self.prefix.is_empty() || self.prefix.contains('/') {
             return Err(c.error("prefix", "must be a non-empty file name part without '/'"));
         }
         Ok(FileSink {
-            dir: self.directory.clone(),
-            prefix,
-            format: self.format.unwrap_or(FileFormat::Text),
-            roll_interval: Some(self.roll_interval.map_or(Duration::from_secs(30), |s| s.0)).filter(|d| !d.is_zero()),
-            roll_size: self.roll_size.map(|b| b.0).filter(|b| *b > 0),
-            fsync: self.fsync.unwrap_or(true),
+            dir: dir.clone(),
+            prefix: self.prefix.clone(),
+            format: self.format,
+            roll_interval: Some(self.roll_interval.0).filter(|d| !d.is_zero()),
+            roll_size: Some(self.roll_size.0).filter(|b| *b > 0),
+            fsync: self.fsync,
             current: None,
             rolled: 0,
         })
+    }
+}
+
+impl SinkSettings for FileSinkConfig {
+    fn check(&self, c: &ComponentConfig, _: &Host) -> Result<()> {
+        self.sink(c).map(drop)
+    }
+
+    fn build(&self, c: &ComponentConfig, _: &Host) -> Result<Box<dyn Sink>> {
+        Ok(Box::new(self.sink(c)?))
     }
 }
 
@@ -159,7 +165,7 @@ mod tests {
     fn sink(dir: &std::path::Path, extra: &str) -> FileSink {
         let text = format!("directory = {:?}\n{extra}", dir.display().to_string());
         ComponentConfig::from_toml("file", &text)
-            .and_then(|c| c.parse::<FileSinkConfig>().and_then(|cfg| cfg.build(&c)))
+            .and_then(|c| c.parse::<FileSinkConfig>().and_then(|cfg| cfg.sink(&c)))
             .unwrap_or_else(|e| panic!("{e}"))
     }
 

@@ -14,8 +14,10 @@ pub mod framing;
 mod tls;
 
 use super::{Batch, Outcome, Sink};
+use crate::config::keys::Required;
 use crate::config::ComponentConfig;
 use crate::error::Result;
+use crate::registry::{Host, SinkSettings};
 use crate::units::Span;
 use codec::{Answer, Match};
 use framing::Stream;
@@ -25,28 +27,20 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// `[sinks.NAME]` keys of `type = "flume_avro"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FlumeAvroConfig {
-    /// `host:port` of the Flume `AvroSource`.
-    pub address: String,
-    /// `none` (default) or `deflate`: must match the source's `compression-type`.
-    #[serde(default)]
-    pub compression: AvroCompression,
-    /// zlib level 0–9 (default 6, as Flume).
-    pub compression_level: Option<u32>,
-    /// Connect timeout (default 20s, as Flume).
-    pub connect_timeout: Option<Span>,
-    /// Time for one call, write to answer (default 20s, as Flume).
-    pub request_timeout: Option<Span>,
-    /// TLS (Flume's `ssl = true`); present means on.
-    pub tls: Option<TlsOptions>,
-    /// Header that carries the event id (default `id`; empty: none).
-    pub id_header: Option<String>,
-    /// Reconnect after this long (Flume's `reset-connection-interval`), for
-    /// upstreams behind a load balancer.
-    pub reset_connection_interval: Option<Span>,
+crate::settings! {
+    /// `[sinks.NAME]` keys of `type = "flume_avro"`.
+    pub struct FlumeAvroConfig {
+        address: Required<String> = Required::default(), "`host:port` of the Flume `AvroSource`.";
+        compression: AvroCompression = AvroCompression::None, "Must match the source's `compression-type`.";
+        compression_level: u32 = 6, "zlib level 0–9 (as Flume).";
+        connect_timeout: Span = Span(Duration::from_secs(20)), "Connect timeout (as Flume).";
+        request_timeout: Span = Span(Duration::from_secs(20)), "Time for one call, write to answer (as Flume).";
+        tls: Option<TlsOptions> = None,
+            "Flume's `ssl = true`; present means on: `ca_file`, `verify` (default true), `server_name`.";
+        id_header: String = "id".into(), "Header that carries the event id (empty: none).";
+        reset_connection_interval: Option<Span> = None,
+            "Reconnect after this long (Flume's `reset-connection-interval`), for upstreams behind a load balancer.";
+    }
 }
 
 /// Stream compression.
@@ -59,6 +53,9 @@ pub enum AvroCompression {
     /// One zlib stream each way, sync-flushed per message.
     Deflate,
 }
+
+crate::key_choices!(AvroCompression);
+crate::key_table!(TlsOptions);
 
 /// `tls = { ca_file = "…", verify = true, server_name = "…" }`
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -90,19 +87,18 @@ pub struct FlumeAvroSink {
 }
 
 impl FlumeAvroConfig {
-    /// Checks the config and builds the sink (no connection is made).
+    /// Checks the config and makes the sink (no connection is made).
     ///
     /// # Errors
     /// An address without a port, a level above 9, TLS options this build cannot honour.
-    pub fn build(&self, c: &ComponentConfig) -> Result<FlumeAvroSink> {
-        let (host, port) = self
-            .address
-            .rsplit_once(':')
-            .ok_or_else(|| c.error("address", format!("{:?} is not host:port", self.address)))?;
+    pub fn sink(&self, c: &ComponentConfig) -> Result<FlumeAvroSink> {
+        let address = self.address.get().map_err(|m| c.error("address", m))?;
+        let (host, port) =
+            address.rsplit_once(':').ok_or_else(|| c.error("address", format!("{address:?} is not host:port")))?;
         if host.is_empty() || port.parse::<u16>().is_err() {
-            return Err(c.error("address", format!("{:?} is not host:port", self.address)));
+            return Err(c.error("address", format!("{address:?} is not host:port")));
         }
-        if self.compression_level.is_some_and(|l| l > 9) {
+        if self.compression_level > 9 {
             return Err(c.error("compression_level", "zlib levels are 0 to 9"));
         }
         #[cfg(feature = "tls")]
@@ -115,19 +111,29 @@ impl FlumeAvroConfig {
             return Err(c.error("tls", "this build has no TLS support (feature `tls`)"));
         }
         Ok(FlumeAvroSink {
-            address: self.address.clone(),
-            deflate: (self.compression == AvroCompression::Deflate).then(|| self.compression_level.unwrap_or(6)),
-            connect_timeout: self.connect_timeout.map_or(Duration::from_secs(20), |s| s.0),
-            request_timeout: self.request_timeout.map_or(Duration::from_secs(20), |s| s.0),
+            address: address.clone(),
+            deflate: (self.compression == AvroCompression::Deflate).then_some(self.compression_level),
+            connect_timeout: self.connect_timeout.0,
+            request_timeout: self.request_timeout.0,
             #[cfg(feature = "tls")]
             tls,
-            id_header: self.id_header.clone().unwrap_or_else(|| "id".into()),
+            id_header: self.id_header.clone(),
             reset_after: self.reset_connection_interval.map(|s| s.0),
             server_hash: codec::FLUME_MD5_GUESS,
             connection: None,
             header: Vec::new(),
             payload: Vec::new(),
         })
+    }
+}
+
+impl SinkSettings for FlumeAvroConfig {
+    fn check(&self, c: &ComponentConfig, _: &Host) -> Result<()> {
+        self.sink(c).map(drop)
+    }
+
+    fn build(&self, c: &ComponentConfig, _: &Host) -> Result<Box<dyn Sink>> {
+        Ok(Box::new(self.sink(c)?))
     }
 }
 

@@ -1,4 +1,4 @@
-//! Wire formats of the http sink: `flume_json` and `ndjson` (DESIGN §5).
+//! Wire formats of the http sink: `flume_json` and `ndjson`.
 
 use crate::event::Event;
 use base64::Engine;

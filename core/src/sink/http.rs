@@ -3,49 +3,36 @@
 //! Every request carries `User-Agent: sluice/<version>` and `X-Sluice-Batch`,
 //! stable across retries of the same events, so a receiver can de-duplicate.
 
-use super::client::{gzip, Client, ClientOptions, TransportKind};
+use super::client::{self, gzip, Client, ClientOptions, TransportKind};
 pub use super::client::{Auth, TlsOptions};
 use super::format;
-use super::platform::PlatformUploads;
 use super::{Batch, Outcome, Sink};
+use crate::config::keys::Required;
 use crate::config::ComponentConfig;
 use crate::error::Result;
+use crate::registry::{Host, SinkSettings};
 use crate::units::{ByteSize, Span};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-/// `[sinks.NAME]` keys of `type = "http"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpSinkConfig {
-    /// Where batches are POSTed.
-    pub url: String,
-    /// `flume_json` (default) or `ndjson`.
-    #[serde(default)]
-    pub format: Format,
-    /// `gzip` (default) or `none`.
-    #[serde(default)]
-    pub compression: Compression,
-    /// Batches smaller than this are sent plain (default 1KiB: gzip grows tiny payloads).
-    pub compression_min_bytes: Option<ByteSize>,
-    /// Extra request headers.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// `{ bearer = "…" }` or `{ username = "…", password = "…" }`.
-    pub auth: Option<Auth>,
-    /// Connect timeout (default 5s).
-    pub connect_timeout: Option<Span>,
-    /// Whole-request timeout (default 30s).
-    pub request_timeout: Option<Span>,
-    /// TLS settings (built-in transport only).
-    #[serde(default)]
-    pub tls: TlsOptions,
-    /// `builtin` (Sluice's client; the CLI's only choice) or `platform` (the app's
-    /// uploader; the mobile SDK's default).
-    pub transport: Option<TransportKind>,
-    /// Header that carries the event id in `flume_json` (default `id`; empty: none).
-    pub id_header: Option<String>,
+crate::settings! {
+    /// `[sinks.NAME]` keys of `type = "http"`.
+    pub struct HttpSinkConfig {
+        url: Required<String> = Required::default(), "Where batches are POSTed.";
+        format: Format = Format::FlumeJson, "Body format: Flume HTTPSource JSON array, or newline-delimited JSON.";
+        compression: Compression = Compression::Gzip, "Body compression.";
+        compression_min_bytes: ByteSize = ByteSize(client::COMPRESSION_MIN_BYTES),
+            "Batches smaller than this are sent plain (gzip grows tiny payloads).";
+        headers: BTreeMap<String, String> = BTreeMap::new(), "Extra request headers.";
+        auth: Option<Auth> = None, "`{ bearer = \"…\" }` or `{ username = \"…\", password = \"…\" }`.";
+        connect_timeout: Span = Span(client::CONNECT_TIMEOUT), "Connect timeout.";
+        request_timeout: Span = Span(client::REQUEST_TIMEOUT), "Whole-request timeout.";
+        tls: TlsOptions = TlsOptions::default(),
+            "`ca_file` (PEM CAs to trust instead of the system's), `verify` (default true); built-in transport only.";
+        transport: Option<TransportKind> = None,
+            "`builtin` (Sluice's client; the agent's only choice) or `platform` (the app's uploader; the mobile SDK's default).";
+        id_header: String = "id".into(), "Header that carries the event id in `flume_json` (empty: none).";
+    }
 }
 
 /// Body format.
@@ -58,6 +45,8 @@ pub enum Format {
     /// Newline-delimited JSON objects.
     Ndjson,
 }
+
+crate::key_choices!(Format, Compression);
 
 /// Body compression.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -79,31 +68,35 @@ pub struct HttpSink {
 }
 
 impl HttpSinkConfig {
-    /// Checks the config and builds the sink (no connection is made).
-    ///
-    /// # Errors
-    /// Bad URL, unreadable CA file, https without TLS support compiled in.
-    pub fn build(&self, c: &ComponentConfig, platform: Option<&Arc<PlatformUploads>>) -> Result<HttpSink> {
-        let client = Client::new(
+    fn client(&self, c: &ComponentConfig, host: &Host) -> Result<Client> {
+        Client::new(
             &ClientOptions {
-                url: &self.url,
+                url: self.url.get().map_err(|m| c.error("url", m))?,
                 headers: &self.headers,
                 auth: self.auth.as_ref(),
                 connect_timeout: self.connect_timeout,
                 request_timeout: self.request_timeout,
                 tls: &self.tls,
                 transport: self.transport,
-                platform,
+                platform: host.platform.as_ref(),
             },
             c,
-        )?;
-        Ok(HttpSink {
-            client,
+        )
+    }
+}
+
+impl SinkSettings for HttpSinkConfig {
+    fn check(&self, c: &ComponentConfig, host: &Host) -> Result<()> {
+        self.client(c, host).map(drop)
+    }
+
+    fn build(&self, c: &ComponentConfig, host: &Host) -> Result<Box<dyn Sink>> {
+        Ok(Box::new(HttpSink {
+            client: self.client(c, host)?,
             format: self.format,
-            gzip_above: (self.compression == Compression::Gzip)
-                .then(|| self.compression_min_bytes.map_or(1024, |b| b.0 as usize)),
-            id_header: self.id_header.clone().unwrap_or_else(|| "id".into()),
-        })
+            gzip_above: (self.compression == Compression::Gzip).then_some(self.compression_min_bytes.0 as usize),
+            id_header: self.id_header.clone(),
+        }))
     }
 }
 

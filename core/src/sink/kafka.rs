@@ -13,37 +13,31 @@
 //! unkeyed batches go round-robin, one partition a batch.
 
 use super::{Batch, Outcome, Sink};
+use crate::config::keys::Required;
 use crate::config::ComponentConfig;
 use crate::error::Result;
 use crate::event::Event;
+use crate::registry::{Host, SinkSettings};
 use crate::units::Span;
 use rskafka::client::error::{Error as KafkaError, ProtocolError};
 use rskafka::client::partition::{Compression, PartitionClient, UnknownTopicHandling};
 use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
-use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// `[sinks.NAME]` keys of `type = "kafka"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KafkaConfig {
-    /// Bootstrap brokers, `host:port`.
-    pub brokers: Vec<String>,
-    /// Topic to produce to (it must exist: creating topics is not an edge agent's job).
-    pub topic: String,
-    /// Header whose value is the record key (none: unkeyed).
-    pub key_header: Option<String>,
-    /// `gzip` (default) or `none`.
-    #[serde(default)]
-    pub compression: super::http::Compression,
-    /// Time for one batch, connect to acknowledgement (default 30s).
-    pub request_timeout: Option<Span>,
-    /// Kafka client id (default `sluice`).
-    pub client_id: Option<String>,
-    /// Header that carries the event id (default `id`; empty: none).
-    pub id_header: Option<String>,
+crate::settings! {
+    /// `[sinks.NAME]` keys of `type = "kafka"`.
+    pub struct KafkaConfig {
+        brokers: Required<Vec<String>> = Required::default(), "Bootstrap brokers, `host:port`.";
+        topic: Required<String> = Required::default(),
+            "Topic to produce to (it must exist: creating topics is not an edge agent's job).";
+        key_header: Option<String> = None, "Header whose value is the record key (none: unkeyed).";
+        compression: super::http::Compression = super::http::Compression::Gzip, "Record batch compression.";
+        request_timeout: Span = Span(Duration::from_secs(30)), "Time for one batch, connect to acknowledgement.";
+        client_id: String = "sluice".into(), "Kafka client id.";
+        id_header: String = "id".into(), "Header that carries the event id (empty: none).";
+    }
 }
 
 /// The `kafka` sink.
@@ -67,30 +61,41 @@ struct Producer {
 }
 
 impl KafkaConfig {
-    /// Checks the config and builds the sink (no connection is made).
-    ///
-    /// # Errors
-    /// No brokers, an empty topic, a runtime that cannot start.
-    pub fn build(&self, c: &ComponentConfig) -> Result<KafkaSink> {
-        if self.brokers.is_empty() || self.brokers.iter().any(|b| b.rsplit_once(':').is_none()) {
+    /// The brokers and topic, checked.
+    fn target(&self, c: &ComponentConfig) -> Result<(&[String], &str)> {
+        let brokers = self.brokers.get().map_err(|m| c.error("brokers", m))?;
+        if brokers.is_empty() || brokers.iter().any(|b| b.rsplit_once(':').is_none()) {
             return Err(c.error("brokers", "give at least one broker as \"host:port\""));
         }
-        if self.topic.is_empty() {
+        let topic = self.topic.get().map_err(|m| c.error("topic", m))?;
+        if topic.is_empty() {
             return Err(c.error("topic", "the topic is empty"));
         }
+        Ok((brokers, topic))
+    }
+}
+
+impl SinkSettings for KafkaConfig {
+    fn check(&self, c: &ComponentConfig, _: &Host) -> Result<()> {
+        self.target(c).map(drop)
+    }
+
+    /// Starts the client's runtime; no connection is made until the first batch.
+    fn build(&self, c: &ComponentConfig, _: &Host) -> Result<Box<dyn Sink>> {
+        let (brokers, topic) = self.target(c)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| c.error("type", format!("cannot start the Kafka client runtime: {e}")))?;
-        Ok(KafkaSink {
+        Ok(Box::new(KafkaSink {
             runtime,
-            timeout: self.request_timeout.map_or(Duration::from_secs(30), |s| s.0),
+            timeout: self.request_timeout.0,
             producer: Producer {
-                brokers: self.brokers.clone(),
-                topic: self.topic.clone(),
-                client_id: self.client_id.clone().unwrap_or_else(|| "sluice".into()),
+                brokers: brokers.to_vec(),
+                topic: topic.to_string(),
+                client_id: self.client_id.clone(),
                 key_header: self.key_header.clone(),
-                id_header: self.id_header.clone().unwrap_or_else(|| "id".into()),
+                id_header: self.id_header.clone(),
                 compression: match self.compression {
                     super::http::Compression::Gzip => Compression::Gzip,
                     super::http::Compression::None => Compression::NoCompression,
@@ -98,7 +103,7 @@ impl KafkaConfig {
                 connected: None,
                 next_partition: 0,
             },
-        })
+        }))
     }
 }
 

@@ -9,53 +9,41 @@
 //! `observedTimeUnixNano`. A `partialSuccess` naming rejected records is
 //! delivered-but-counted: OTLP says those must not be retried.
 
-use super::client::{gzip, Auth, Client, ClientOptions, TlsOptions, TransportKind};
+use super::client::{self, gzip, Auth, Client, ClientOptions, TlsOptions, TransportKind};
 use super::format::{write_str, write_u64};
-use super::platform::PlatformUploads;
+use super::http::Compression;
 use super::{classify, Batch, Outcome, Sink};
+use crate::config::keys::Required;
 use crate::config::ComponentConfig;
 use crate::error::Result;
 use crate::event::Event;
+use crate::registry::{Host, SinkSettings};
 use crate::units::{ByteSize, Span};
 use base64::Engine;
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-/// `[sinks.NAME]` keys of `type = "otlp_http"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OtlpHttpConfig {
-    /// The collector's base URL (`/v1/logs` is appended unless the URL ends with it).
-    pub url: String,
-    /// Resource attributes; `service.name` defaults to `sluice`, `host.name` to this host's name.
-    #[serde(default)]
-    pub resource: BTreeMap<String, String>,
-    /// Header whose value becomes the record's time (ms since the epoch; default `timestamp`,
-    /// Flume's convention); without it only `observedTimeUnixNano` is set.
-    pub time_header: Option<String>,
-    /// Attribute that carries the event id (default `log.record.uid`; empty: none).
-    pub id_attribute: Option<String>,
-    /// `gzip` (default) or `none`.
-    #[serde(default)]
-    pub compression: super::http::Compression,
-    /// Requests smaller than this are sent plain (default 1KiB).
-    pub compression_min_bytes: Option<ByteSize>,
-    /// Extra request headers.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    /// `{ bearer = "…" }` or `{ username = "…", password = "…" }`.
-    pub auth: Option<Auth>,
-    /// Connect timeout (default 5s).
-    pub connect_timeout: Option<Span>,
-    /// Whole-request timeout (default 30s).
-    pub request_timeout: Option<Span>,
-    /// TLS settings (built-in transport only).
-    #[serde(default)]
-    pub tls: TlsOptions,
-    /// `builtin` (Sluice's client; the CLI's only choice) or `platform` (the app's
-    /// uploader; the mobile SDK's default).
-    pub transport: Option<TransportKind>,
+crate::settings! {
+    /// `[sinks.NAME]` keys of `type = "otlp_http"`.
+    pub struct OtlpHttpConfig {
+        url: Required<String> = Required::default(),
+            "The collector's base URL (`/v1/logs` is appended unless the URL ends with it).";
+        resource: BTreeMap<String, String> = BTreeMap::new(),
+            "Resource attributes; `service.name` defaults to `sluice`, `host.name` to this host's name.";
+        time_header: String = "timestamp".into(),
+            "Header whose value (ms since the epoch) becomes the record's time; without it only the observed time is set.";
+        id_attribute: String = "log.record.uid".into(), "Attribute that carries the event id (empty: none).";
+        compression: Compression = Compression::Gzip, "Body compression.";
+        compression_min_bytes: ByteSize = ByteSize(client::COMPRESSION_MIN_BYTES), "Requests smaller than this are sent plain.";
+        headers: BTreeMap<String, String> = BTreeMap::new(), "Extra request headers.";
+        auth: Option<Auth> = None, "`{ bearer = \"…\" }` or `{ username = \"…\", password = \"…\" }`.";
+        connect_timeout: Span = Span(client::CONNECT_TIMEOUT), "Connect timeout.";
+        request_timeout: Span = Span(client::REQUEST_TIMEOUT), "Whole-request timeout.";
+        tls: TlsOptions = TlsOptions::default(),
+            "`ca_file` (PEM CAs to trust instead of the system's), `verify` (default true); built-in transport only.";
+        transport: Option<TransportKind> = None,
+            "`builtin` (Sluice's client; the agent's only choice) or `platform` (the app's uploader; the mobile SDK's default).";
+    }
 }
 
 /// The `otlp_http` sink.
@@ -69,13 +57,9 @@ pub struct OtlpHttpSink {
 }
 
 impl OtlpHttpConfig {
-    /// Checks the config and builds the sink (no connection is made).
-    ///
-    /// # Errors
-    /// As the http sink's: URL, TLS, auth.
-    pub fn build(&self, c: &ComponentConfig, platform: Option<&Arc<PlatformUploads>>) -> Result<OtlpHttpSink> {
-        let url = logs_url(&self.url);
-        let client = Client::new(
+    fn client(&self, c: &ComponentConfig, host: &Host) -> Result<Client> {
+        let url = logs_url(self.url.get().map_err(|m| c.error("url", m))?);
+        Client::new(
             &ClientOptions {
                 url: &url,
                 headers: &self.headers,
@@ -84,10 +68,15 @@ impl OtlpHttpConfig {
                 request_timeout: self.request_timeout,
                 tls: &self.tls,
                 transport: self.transport,
-                platform,
+                platform: host.platform.as_ref(),
             },
             c,
-        )?;
+        )
+    }
+
+    /// The sink itself (for tests that look at its encoding).
+    fn sink(&self, c: &ComponentConfig, host: &Host) -> Result<OtlpHttpSink> {
+        let client = self.client(c, host)?;
         let mut resource = self.resource.clone();
         resource.entry("service.name".into()).or_insert_with(|| "sluice".into());
         if !resource.contains_key("host.name") {
@@ -101,11 +90,20 @@ impl OtlpHttpConfig {
         Ok(OtlpHttpSink {
             client,
             prefix,
-            time_header: self.time_header.clone().unwrap_or_else(|| "timestamp".into()),
-            id_attribute: self.id_attribute.clone().unwrap_or_else(|| "log.record.uid".into()),
-            gzip_above: (self.compression == super::http::Compression::Gzip)
-                .then(|| self.compression_min_bytes.map_or(1024, |b| b.0 as usize)),
+            time_header: self.time_header.clone(),
+            id_attribute: self.id_attribute.clone(),
+            gzip_above: (self.compression == Compression::Gzip).then_some(self.compression_min_bytes.0 as usize),
         })
+    }
+}
+
+impl SinkSettings for OtlpHttpConfig {
+    fn check(&self, c: &ComponentConfig, host: &Host) -> Result<()> {
+        self.client(c, host).map(drop)
+    }
+
+    fn build(&self, c: &ComponentConfig, host: &Host) -> Result<Box<dyn Sink>> {
+        Ok(Box::new(self.sink(c, host)?))
     }
 }
 
@@ -248,7 +246,7 @@ mod tests {
     fn sink(extra: &str) -> OtlpHttpSink {
         let text = format!("url = \"http://127.0.0.1:4318\"\nresource = {{ \"host.name\" = \"gw-1\" }}\n{extra}");
         let c = ComponentConfig::from_toml("otlp_http", &text).unwrap();
-        c.parse::<OtlpHttpConfig>().unwrap().build(&c, None).unwrap()
+        c.parse::<OtlpHttpConfig>().unwrap().sink(&c, &Host::default()).unwrap()
     }
 
     #[test]

@@ -1,7 +1,31 @@
 //! `stdout` (one line per event) and `null` (acknowledges and forgets) sinks.
 
 use super::{Batch, Outcome, Sink};
+use crate::config::ComponentConfig;
+use crate::registry::{Host, SinkSettings};
 use std::io::Write;
+
+crate::settings! {
+    /// `type = "stdout"`: no keys of its own.
+    pub struct StdoutConfig {}
+}
+
+crate::settings! {
+    /// `type = "null"`: no keys of its own.
+    pub struct NullConfig {}
+}
+
+impl SinkSettings for StdoutConfig {
+    fn build(&self, _: &ComponentConfig, _: &Host) -> crate::Result<Box<dyn Sink>> {
+        Ok(Box::new(StdoutSink))
+    }
+}
+
+impl SinkSettings for NullConfig {
+    fn build(&self, _: &ComponentConfig, _: &Host) -> crate::Result<Box<dyn Sink>> {
+        Ok(Box::new(NullSink))
+    }
+}
 
 /// Writes each body as a line to standard output; a failed write is retried.
 #[derive(Debug, Default)]

@@ -8,31 +8,29 @@
 //! is full it stops reading, the pipe fills and the command blocks on its write.
 
 use super::{pump_lines, LineBatching, Source, SourceContext};
+use crate::config::keys::Required;
+use crate::config::ComponentConfig;
+use crate::registry::SourceSettings;
 use crate::units::{ByteSize, Span};
-use serde::Deserialize;
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// `[sources.NAME]` keys of `type = "exec"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExecConfig {
-    /// The command line, run by `/bin/sh -c`.
-    pub command: String,
-    /// Start it again when it exits (default true).
-    pub restart: Option<bool>,
-    /// First wait before a restart (default 1s).
-    pub restart_backoff: Option<Span>,
-    /// Longest wait before a restart (default 1m).
-    pub max_restart_backoff: Option<Span>,
-    /// Most lines per put (default 1000).
-    pub batch_size: Option<usize>,
-    /// Longest wait to fill a batch (default 50ms).
-    pub batch_timeout: Option<Span>,
-    /// Longest line kept; longer lines are cut and counted (default 64KiB).
-    pub max_line_length: Option<ByteSize>,
+crate::settings! {
+    /// `[sources.NAME]` keys of `type = "exec"`.
+    pub struct ExecConfig {
+        command: Required<String> = Required::default(), "The command line, run by `/bin/sh -c`.";
+        restart: bool = true, "Start it again when it exits.";
+        restart_backoff: Span = Span(Duration::from_secs(1)), "First wait before a restart (at least 10ms).";
+        max_restart_backoff: Span = Span(Duration::from_secs(60)), "Longest wait before a restart.";
+        batch_size: usize = 1000, "Most lines per put.";
+        batch_timeout: Span = Span(Duration::from_millis(50)), "Longest wait to fill a batch.";
+        max_line_length: ByteSize = ByteSize(64 << 10), "Longest line kept; longer lines are cut and counted.";
+    }
 }
+
+/// The shortest `restart_backoff`: a command that fails at once must not spin.
+const MIN_BACKOFF: Duration = Duration::from_millis(10);
 
 /// The running source.
 pub struct ExecSource {
@@ -44,26 +42,39 @@ pub struct ExecSource {
 }
 
 impl ExecConfig {
-    /// Builds the source.
-    ///
-    /// # Errors
-    /// An empty command (the message names the key).
-    pub fn build(&self) -> Result<ExecSource, (&'static str, String)> {
-        if self.command.trim().is_empty() {
-            return Err(("command", "give the command line to run".into()));
+    fn command(&self, c: &ComponentConfig) -> crate::Result<&str> {
+        let command = self.command.get().map_err(|m| c.error("command", m))?;
+        if command.trim().is_empty() {
+            return Err(c.error("command", "give the command line to run"));
         }
-        let backoff = self.restart_backoff.map_or(Duration::from_secs(1), |s| s.0.max(Duration::from_millis(10)));
-        Ok(ExecSource {
-            command: self.command.clone(),
-            restart: self.restart.unwrap_or(true),
-            backoff,
-            max_backoff: self.max_restart_backoff.map_or(Duration::from_secs(60), |s| s.0).max(backoff),
+        Ok(command)
+    }
+}
+
+impl SourceSettings for ExecConfig {
+    fn check(&self, c: &ComponentConfig) -> crate::Result<()> {
+        self.command(c)?;
+        if self.restart_backoff.0 < MIN_BACKOFF {
+            return Err(c.error("restart_backoff", format!("must be at least {}", Span(MIN_BACKOFF))));
+        }
+        if self.max_restart_backoff.0 < self.restart_backoff.0 {
+            return Err(c.error("max_restart_backoff", "must be at least restart_backoff"));
+        }
+        super::check_batching(c, self.batch_size, self.max_line_length)
+    }
+
+    fn build(&self, c: &ComponentConfig) -> crate::Result<Box<dyn Source>> {
+        Ok(Box::new(ExecSource {
+            command: self.command(c)?.to_string(),
+            restart: self.restart,
+            backoff: self.restart_backoff.0,
+            max_backoff: self.max_restart_backoff.0,
             batching: LineBatching {
-                batch_size: self.batch_size.unwrap_or(1000).max(1),
-                batch_timeout: self.batch_timeout.map_or(Duration::from_millis(50), |s| s.0),
-                max_line: self.max_line_length.map_or(64 << 10, |b| b.0.clamp(1, 16 << 20) as usize),
+                batch_size: self.batch_size,
+                batch_timeout: self.batch_timeout.0,
+                max_line: self.max_line_length.0 as usize,
             },
-        })
+        }))
     }
 }
 

@@ -10,7 +10,9 @@
 mod proc;
 
 use super::{Source, SourceContext};
+use crate::config::ComponentConfig;
 use crate::event::{now_ms, Event};
+use crate::registry::SourceSettings;
 use crate::units::Span;
 use proc::Snapshot;
 use serde::Deserialize;
@@ -18,19 +20,18 @@ use serde_json::{json, Map, Value};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// `[sources.NAME]` keys of `type = "host_metrics"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HostMetricsConfig {
-    /// Time between samples (default 10s, at least 100ms).
-    pub interval: Option<Span>,
-    /// Which groups: `cpu`, `memory`, `load`, `disk`, `filesystem`, `network` (default all).
-    pub collect: Option<Vec<Group>>,
-    /// Mount points whose space is reported (default `["/"]`).
-    pub mounts: Option<Vec<PathBuf>>,
-    /// Where procfs is mounted (default `/proc`; a container may see the host's elsewhere).
-    pub proc_root: Option<PathBuf>,
+crate::settings! {
+    /// `[sources.NAME]` keys of `type = "host_metrics"`.
+    pub struct HostMetricsConfig {
+        interval: Span = Span(Duration::from_secs(10)), "Time between samples (at least 100ms).";
+        collect: Vec<Group> = ALL.to_vec(), "Which groups of metrics to sample.";
+        mounts: Vec<PathBuf> = vec![PathBuf::from("/")], "Mount points whose space is reported.";
+        proc_root: PathBuf = PathBuf::from("/proc"), "Where procfs is mounted (a container may see the host's elsewhere).";
+    }
 }
+
+/// The shortest `interval`.
+const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
 /// A group of metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -50,6 +51,8 @@ pub enum Group {
     Network,
 }
 
+crate::key_choices!(Group);
+
 const ALL: [Group; 6] = [Group::Cpu, Group::Memory, Group::Load, Group::Disk, Group::Filesystem, Group::Network];
 
 /// The running source.
@@ -60,15 +63,21 @@ pub struct HostMetricsSource {
     proc_root: PathBuf,
 }
 
-impl HostMetricsConfig {
-    /// Builds the source.
-    pub fn build(&self) -> HostMetricsSource {
-        HostMetricsSource {
-            interval: self.interval.map_or(Duration::from_secs(10), |s| s.0.max(Duration::from_millis(100))),
-            groups: self.collect.clone().unwrap_or_else(|| ALL.to_vec()),
-            mounts: self.mounts.clone().unwrap_or_else(|| vec![PathBuf::from("/")]),
-            proc_root: self.proc_root.clone().unwrap_or_else(|| PathBuf::from("/proc")),
+impl SourceSettings for HostMetricsConfig {
+    fn check(&self, c: &ComponentConfig) -> crate::Result<()> {
+        if self.interval.0 < MIN_INTERVAL {
+            return Err(c.error("interval", format!("must be at least {}", Span(MIN_INTERVAL))));
         }
+        Ok(())
+    }
+
+    fn build(&self, _: &ComponentConfig) -> crate::Result<Box<dyn Source>> {
+        Ok(Box::new(HostMetricsSource {
+            interval: self.interval.0,
+            groups: self.collect.clone(),
+            mounts: self.mounts.clone(),
+            proc_root: self.proc_root.clone(),
+        }))
     }
 }
 

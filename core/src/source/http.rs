@@ -1,4 +1,4 @@
-//! The `http` source: Flume HTTPSource-compatible intake (DESIGN §5).
+//! The `http` source: Flume HTTPSource-compatible intake.
 //!
 //! `POST` a flume_json array (`application/json`, also `text/plain` from
 //! `navigator.sendBeacon`) or NDJSON (`application/x-ndjson`), optionally gzip.
@@ -9,43 +9,34 @@
 use super::{Source, SourceContext};
 use crate::channel::Wait;
 use crate::config::ComponentConfig;
-use crate::decode::{decode_request, DecodeLimits};
+use crate::decode::{self, decode_request, DecodeLimits};
 use crate::error::{Error, ErrorKind, Result};
-use crate::http_server::{serve, Admit, Handler, Limits, Request, Response, Service};
-use crate::registry::Registry;
+use crate::http_server::{self as server, serve, Admit, Handler, Limits, Request, Response, Service};
+use crate::registry::SourceSettings;
 use crate::units::{ByteSize, Span};
 use crate::workers::Workers;
-use serde::Deserialize;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 
-/// `[sources.NAME]` keys of `type = "http"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpSourceConfig {
-    /// Address to bind (default `127.0.0.1:5140`: loopback unless told otherwise).
-    pub listen: Option<String>,
-    /// Largest request body accepted (default 16MiB).
-    pub max_body: Option<ByteSize>,
-    /// Largest body after gunzip (default 64MiB).
-    pub max_inflated: Option<ByteSize>,
-    /// Most events in one request (default 100000).
-    pub max_events: Option<usize>,
-    /// Require `Authorization: Bearer <token>`.
-    pub bearer_token: Option<String>,
-    /// Browser origins allowed to send (CORS), like `"https://shop.example"`; `"*"` allows any.
-    /// Requests carrying another `Origin` are refused with 403.
-    pub cors_origins: Option<Vec<String>>,
-    /// Open connections at most (default 1024); at the limit an idle one is closed for a new client.
-    pub max_connections: Option<usize>,
-    /// Time for a request's head to arrive (default 10s).
-    pub header_timeout: Option<Span>,
-    /// Time for a whole request to arrive (default 30s).
-    pub read_timeout: Option<Span>,
-    /// Time a kept-alive connection may wait for its next request (default 30s).
-    pub idle_timeout: Option<Span>,
-    /// Bytes of request bodies held at once across all connections (default 32MiB).
-    pub max_inflight: Option<ByteSize>,
+crate::settings! {
+    /// `[sources.NAME]` keys of `type = "http"`.
+    pub struct HttpSourceConfig {
+        listen: String = "127.0.0.1:5140".into(), "Address to bind (loopback unless told otherwise).";
+        max_body: ByteSize = ByteSize(server::DEFAULT_MAX_BODY as u64), "Largest request body accepted (413 above).";
+        max_inflated: ByteSize = ByteSize(decode::DEFAULT_MAX_INFLATED as u64),
+            "Largest body after gunzip, and most memory its decoded events may take.";
+        max_events: usize = decode::DEFAULT_MAX_EVENTS, "Most events in one request.";
+        bearer_token: Option<String> = None, "Require `Authorization: Bearer <token>`; checked before the body is read.";
+        cors_origins: Option<Vec<String>> = None,
+            "Browser origins allowed to send (CORS), like `\"https://shop.example\"`; `\"*\"` allows any; others get 403.";
+        max_connections: usize = server::DEFAULT_MAX_CONNECTIONS,
+            "Open connections at most; at the limit an idle one is closed for a new client.";
+        header_timeout: Span = Span(server::DEFAULT_HEADER_TIMEOUT), "Time for a request's head to arrive.";
+        read_timeout: Span = Span(server::DEFAULT_READ_TIMEOUT), "Time for a whole request to arrive.";
+        idle_timeout: Span = Span(server::DEFAULT_IDLE_TIMEOUT), "Time a kept-alive connection may wait for its next request.";
+        max_inflight: ByteSize = ByteSize(server::DEFAULT_MAX_INFLIGHT as u64),
+            "Bytes of request bodies held at once across all connections (at least 8/7 of `max_body`).";
+    }
 }
 
 /// The `http` source.
@@ -58,54 +49,50 @@ pub struct HttpSource {
     cors: Option<Vec<String>>,
 }
 
-/// Registers `type = "http"`.
-pub(crate) fn register(r: &mut Registry) {
-    r.register_source("http", |c| Ok(Box::new(c.parse::<HttpSourceConfig>()?.build(c)?)));
+impl HttpSourceConfig {
+    fn limits(&self) -> Limits {
+        Limits {
+            max_body: self.max_body.0 as usize,
+            header_timeout: self.header_timeout.0,
+            read_timeout: self.read_timeout.0,
+            idle_timeout: self.idle_timeout.0,
+            max_connections: self.max_connections,
+            max_inflight_bytes: self.max_inflight.0 as usize,
+            ..Limits::default()
+        }
+    }
 }
 
-impl HttpSourceConfig {
-    /// Checks the config and builds the source (nothing is bound yet).
-    ///
-    /// # Errors
-    /// An address that does not parse.
-    pub fn build(&self, c: &ComponentConfig) -> Result<HttpSource> {
-        let addr = super::tcp::parse_listen(c, self.listen.as_deref(), "127.0.0.1:5140")?;
-        let d = Limits::default();
-        let limits = Limits {
-            max_body: self.max_body.map_or(d.max_body, |b| b.0 as usize),
-            header_timeout: self.header_timeout.map_or(d.header_timeout, |s| s.0),
-            read_timeout: self.read_timeout.map_or(d.read_timeout, |s| s.0),
-            idle_timeout: self.idle_timeout.map_or(d.idle_timeout, |s| s.0),
-            max_connections: self.max_connections.map_or(d.max_connections, |n| n.max(1)),
-            max_inflight_bytes: self.max_inflight.map_or(d.max_inflight_bytes, |b| b.0 as usize),
-            ..d
-        };
+impl SourceSettings for HttpSourceConfig {
+    fn check(&self, c: &ComponentConfig) -> Result<()> {
+        super::tcp::parse_listen(c, &self.listen)?;
+        super::tcp::check_connections(c, self.max_connections)?;
+        let limits = self.limits();
         if limits.max_inflight_bytes / 8 * 7 < limits.max_body {
-            let least = (limits.max_body as u64).div_ceil(7) * 8;
+            let least = ByteSize((limits.max_body as u64).div_ceil(7) * 8);
             return Err(c.error(
                 "max_inflight",
-                format!("must be at least {least} bytes, 8/7 of max_body (an eighth is kept for small requests)"),
+                format!("must be at least {least}, 8/7 of max_body (an eighth is kept for small requests)"),
             ));
         }
-        let mut decode = DecodeLimits::default();
-        if let Some(b) = self.max_inflated {
-            decode.max_inflated = b.0 as usize;
+        if let Some(bad) = self
+            .cors_origins
+            .iter()
+            .flatten()
+            .find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
+        {
+            return Err(
+                c.error("cors_origins", format!("{bad:?} is not an origin like \"https://shop.example\" or \"*\""))
+            );
         }
-        if let Some(n) = self.max_events {
-            decode.max_events = n;
-        }
-        if let Some(origins) = &self.cors_origins {
-            if let Some(bad) =
-                origins.iter().find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
-            {
-                return Err(c.error(
-                    "cors_origins",
-                    format!("{bad:?} is not an origin like \"https://shop.example\" or \"*\""),
-                ));
-            }
-        }
+        Ok(())
+    }
+
+    fn build(&self, c: &ComponentConfig) -> Result<Box<dyn Source>> {
+        let addr = super::tcp::parse_listen(c, &self.listen)?;
+        let decode = DecodeLimits { max_inflated: self.max_inflated.0 as usize, max_events: self.max_events };
         let (bearer, cors) = (self.bearer_token.clone(), self.cors_origins.clone());
-        Ok(HttpSource { addr, listener: None, limits, decode, bearer, cors })
+        Ok(Box::new(HttpSource { addr, listener: None, limits: self.limits(), decode, bearer, cors }))
     }
 }
 

@@ -5,20 +5,18 @@
 //! full the source stops reading (back pressure reaches the writer's pipe).
 
 use super::{pump_lines, LineBatching, Source, SourceContext};
-use crate::units::Span;
-use serde::Deserialize;
+use crate::config::ComponentConfig;
+use crate::registry::SourceSettings;
+use crate::units::{ByteSize, Span};
 use std::time::Duration;
 
-/// `[sources.NAME]` keys of `type = "stdin"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StdinConfig {
-    /// Most lines per put (default 1000).
-    pub batch_size: Option<usize>,
-    /// Longest wait to fill a batch (default 50ms).
-    pub batch_timeout: Option<Span>,
-    /// Longest line kept; longer lines are cut (default 1MiB).
-    pub max_line_length: Option<crate::units::ByteSize>,
+crate::settings! {
+    /// `[sources.NAME]` keys of `type = "stdin"`.
+    pub struct StdinConfig {
+        batch_size: usize = 1000, "Most lines per put.";
+        batch_timeout: Span = Span(Duration::from_millis(50)), "Longest wait to fill a batch.";
+        max_line_length: ByteSize = ByteSize(1 << 20), "Longest line kept; longer lines are cut and counted.";
+    }
 }
 
 /// The running source.
@@ -26,21 +24,25 @@ pub struct StdinSource {
     batching: LineBatching,
 }
 
-impl StdinConfig {
-    /// Builds the source.
-    pub fn build(&self) -> StdinSource {
-        StdinSource {
+impl SourceSettings for StdinConfig {
+    fn check(&self, c: &ComponentConfig) -> crate::Result<()> {
+        super::check_batching(c, self.batch_size, self.max_line_length)
+    }
+
+    fn build(&self, _: &ComponentConfig) -> crate::Result<Box<dyn Source>> {
+        Ok(Box::new(StdinSource {
             batching: LineBatching {
-                batch_size: self.batch_size.unwrap_or(1000).max(1),
-                batch_timeout: self.batch_timeout.map_or(Duration::from_millis(50), |s| s.0),
-                max_line: self.max_line_length.map_or(1 << 20, |b| b.0 as usize),
+                batch_size: self.batch_size,
+                batch_timeout: self.batch_timeout.0,
+                max_line: self.max_line_length.0 as usize,
             },
-        }
+        }))
     }
 }
 
 impl Source for StdinSource {
     fn run(self: Box<Self>, ctx: SourceContext) -> crate::Result<()> {
+        log::info!("source {}: reading standard input, one event per line", ctx.name);
         pump_lines(Box::new(std::io::stdin()), &ctx, self.batching)?;
         log::info!("source {}: end of input", ctx.name);
         Ok(())

@@ -10,41 +10,40 @@ pub mod parse;
 
 use super::framing::{Frame, Framing};
 use super::listen::{self, StreamSpec, ToEvent};
-use super::tcp::{bind, parse_listen};
+use super::tcp::{bind, check_connections, parse_listen};
 use super::{deliver_until_accepted, Source, SourceContext};
 use crate::config::ComponentConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
 use crate::metrics::SourceMetrics;
+use crate::registry::SourceSettings;
 use crate::units::{ByteSize, Span};
 use serde::Deserialize;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// `[sources.NAME]` keys of `type = "syslog"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SyslogConfig {
-    /// `udp` (default) or `tcp`.
-    pub protocol: Option<Protocol>,
-    /// Address to bind (default `127.0.0.1:5514`).
-    pub listen: Option<String>,
-    /// Longest message kept; longer ones are cut, marked `Incomplete` and counted (default 8KiB).
-    pub max_message_size: Option<ByteSize>,
-    /// UDP socket receive buffer asked of the kernel (default 4MiB; capped by `net.core.rmem_max`).
-    pub receive_buffer: Option<ByteSize>,
-    /// Most messages per put (default 1000).
-    pub batch_size: Option<usize>,
-    /// Longest wait to fill a batch (default 20ms).
-    pub batch_timeout: Option<Span>,
-    /// TCP connections served at once (default 64); at the limit the longest idle one is closed for a new sender.
-    pub max_connections: Option<usize>,
-    /// A TCP connection that sends nothing this long is closed (default 5m).
-    pub idle_timeout: Option<Span>,
-    /// Keep the whole message as the body (default false: the body is what follows the host, as in Flume).
-    pub keep_fields: Option<bool>,
+crate::settings! {
+    /// `[sources.NAME]` keys of `type = "syslog"`.
+    pub struct SyslogConfig {
+        protocol: Protocol = Protocol::Udp, "The transport: datagrams, or a stream with RFC 6587 framing.";
+        listen: String = "127.0.0.1:5514".into(), "Address to bind (loopback unless told otherwise).";
+        max_message_size: ByteSize = ByteSize(8 << 10),
+            "Longest message kept; longer ones are cut, marked `Incomplete` and counted.";
+        receive_buffer: ByteSize = ByteSize(4 << 20),
+            "UDP socket receive buffer asked of the kernel (capped by `net.core.rmem_max`).";
+        batch_size: usize = 1000, "Most messages per put.";
+        batch_timeout: Span = Span(Duration::from_millis(20)), "Longest wait to fill a batch.";
+        max_connections: usize = 64,
+            "TCP connections served at once; at the limit the longest idle one is closed for a new sender.";
+        idle_timeout: Span = Span(listen::DEFAULT_IDLE_TIMEOUT), "A TCP connection that sends nothing this long is closed.";
+        keep_fields: bool = false,
+            "Keep the whole message as the body (false: the body is what follows the host, as in Flume).";
+    }
 }
+
+/// Largest `receive_buffer` asked for.
+const MAX_RECEIVE_BUFFER: u64 = 1 << 30;
 
 /// The transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -55,6 +54,8 @@ pub enum Protocol {
     /// A stream with RFC 6587 framing.
     Tcp,
 }
+
+crate::key_choices!(Protocol);
 
 enum Bound {
     Udp(UdpSocket),
@@ -71,28 +72,40 @@ pub struct SyslogSource {
     keep_fields: bool,
 }
 
-impl SyslogConfig {
-    /// Checks the config and builds the source (nothing is bound yet).
-    ///
-    /// # Errors
-    /// An address that does not parse.
-    pub fn build(&self, c: &ComponentConfig) -> Result<SyslogSource> {
+impl SourceSettings for SyslogConfig {
+    fn check(&self, c: &ComponentConfig) -> Result<()> {
+        parse_listen(c, &self.listen)?;
+        check_connections(c, self.max_connections)?;
+        if self.batch_size == 0 {
+            return Err(c.error("batch_size", "must be at least 1"));
+        }
+        if !(64..=super::MAX_LINE_LENGTH).contains(&self.max_message_size.0) {
+            let most = ByteSize(super::MAX_LINE_LENGTH);
+            return Err(c.error("max_message_size", format!("must be from 64B to {most}")));
+        }
+        if self.receive_buffer.0 > MAX_RECEIVE_BUFFER {
+            return Err(c.error("receive_buffer", format!("must be at most {}", ByteSize(MAX_RECEIVE_BUFFER))));
+        }
+        Ok(())
+    }
+
+    fn build(&self, c: &ComponentConfig) -> Result<Box<dyn Source>> {
         let spec = StreamSpec {
             framing: Framing::Syslog,
-            max_message: self.max_message_size.map_or(8 << 10, |b| b.0.clamp(64, 16 << 20) as usize),
-            batch_size: self.batch_size.unwrap_or(1000).max(1),
-            batch_timeout: self.batch_timeout.map_or(Duration::from_millis(20), |s| s.0),
-            max_connections: self.max_connections.unwrap_or(64).max(1),
-            idle_timeout: self.idle_timeout.map_or(super::listen::DEFAULT_IDLE_TIMEOUT, |s| s.0),
+            max_message: self.max_message_size.0 as usize,
+            batch_size: self.batch_size,
+            batch_timeout: self.batch_timeout.0,
+            max_connections: self.max_connections,
+            idle_timeout: self.idle_timeout.0,
         };
-        Ok(SyslogSource {
-            protocol: self.protocol.unwrap_or(Protocol::Udp),
-            addr: parse_listen(c, self.listen.as_deref(), "127.0.0.1:5514")?,
+        Ok(Box::new(SyslogSource {
+            protocol: self.protocol,
+            addr: parse_listen(c, &self.listen)?,
             bound: None,
             spec,
-            receive_buffer: self.receive_buffer.map_or(4 << 20, |b| b.0.min(1 << 30) as usize),
-            keep_fields: self.keep_fields.unwrap_or(false),
-        })
+            receive_buffer: self.receive_buffer.0 as usize,
+            keep_fields: self.keep_fields,
+        }))
     }
 }
 

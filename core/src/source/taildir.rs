@@ -20,7 +20,10 @@ pub mod glob;
 
 use super::{Source, SourceContext};
 use crate::channel::Mark;
+use crate::config::keys::Required;
+use crate::config::ComponentConfig;
 use crate::event::Event;
+use crate::registry::SourceSettings;
 use crate::units::{ByteSize, Span};
 use file::{Fingerprint, Open, Tracked};
 use serde::Deserialize;
@@ -29,31 +32,29 @@ use std::fs::File;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// `[sources.NAME]` keys of `type = "taildir"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TaildirConfig {
-    /// Glob patterns of the files to follow (`*`, `?`, `[...]` in any component).
-    pub paths: Vec<PathBuf>,
-    /// Where files found at the very first start begin: `start` (default) or `end`.
-    pub read_from: Option<ReadFrom>,
-    /// Longest line kept; longer lines are cut and counted (default 64KiB).
-    pub max_line_length: Option<ByteSize>,
-    /// Most lines per put (default 1000).
-    pub batch_size: Option<usize>,
-    /// How often to look for new data and new files when idle (default 250ms).
-    pub poll_interval: Option<Span>,
-    /// Add the file's path as a header (default false).
-    pub file_header: Option<bool>,
-    /// The header's name (default `file`, as Flume's `fileHeaderKey`).
-    pub file_header_key: Option<String>,
-    /// How files are told apart: `content` (default) or `inode`.
-    pub fingerprint: Option<Fingerprint>,
-    /// How long a rotated-away file is still read after it stops matching (default 5s).
-    pub rotate_wait: Option<Span>,
-    /// Close the handle of a file idle this long; it is reopened when it grows (default 2m).
-    pub idle_timeout: Option<Span>,
+crate::settings! {
+    /// `[sources.NAME]` keys of `type = "taildir"`.
+    pub struct TaildirConfig {
+        paths: Required<Vec<PathBuf>> = Required::default(),
+            "Glob patterns of the files to follow (`*`, `?`, `[...]` in any component).";
+        read_from: ReadFrom = ReadFrom::Start,
+            "Where files found at the very first start begin (later starts resume where they were).";
+        max_line_length: ByteSize = ByteSize(64 << 10), "Longest line kept; longer lines are cut and counted.";
+        batch_size: usize = 1000, "Most lines per put.";
+        poll_interval: Span = Span(Duration::from_millis(250)),
+            "How often to look for new data and new files when idle (at least 10ms).";
+        file_header: bool = false, "Add the file's path as a header.";
+        file_header_key: String = "file".into(), "The header's name (Flume's `fileHeaderKey`).";
+        fingerprint: Fingerprint = Fingerprint::Content, "How files are told apart.";
+        rotate_wait: Span = Span(Duration::from_secs(5)),
+            "How long a rotated-away file is still read after it stops matching.";
+        idle_timeout: Span = Span(Duration::from_secs(120)),
+            "Close the handle of a file idle this long; it is reopened when it grows.";
+    }
 }
+
+/// The shortest `poll_interval`.
+const MIN_POLL: Duration = Duration::from_millis(10);
 
 /// Where files found at the first start begin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -65,34 +66,39 @@ pub enum ReadFrom {
     End,
 }
 
-/// The largest `max_line_length` accepted.
-const MAX_LINE_LIMIT: u64 = 16 << 20;
+crate::key_choices!(ReadFrom, Fingerprint);
 
 impl TaildirConfig {
-    /// Builds the source.
-    ///
-    /// # Errors
-    /// No paths, or values out of range (the message names the key).
-    pub fn build(&self) -> Result<TaildirSource, (&'static str, String)> {
-        if self.paths.is_empty() {
-            return Err(("paths", "give at least one path pattern".into()));
+    fn paths(&self, c: &ComponentConfig) -> crate::Result<&[PathBuf]> {
+        let paths = self.paths.get().map_err(|m| c.error("paths", m))?;
+        if paths.is_empty() {
+            return Err(c.error("paths", "give at least one path pattern"));
         }
-        let max_line = self.max_line_length.map_or(64 << 10, |b| b.0);
-        if max_line == 0 || max_line > MAX_LINE_LIMIT {
-            return Err(("max_line_length", format!("must be between 1B and {}MiB", MAX_LINE_LIMIT >> 20)));
+        Ok(paths)
+    }
+}
+
+impl SourceSettings for TaildirConfig {
+    fn check(&self, c: &ComponentConfig) -> crate::Result<()> {
+        self.paths(c)?;
+        if self.poll_interval.0 < MIN_POLL {
+            return Err(c.error("poll_interval", format!("must be at least {}", Span(MIN_POLL))));
         }
-        Ok(TaildirSource {
-            patterns: self.paths.clone(),
-            read_from_end: self.read_from == Some(ReadFrom::End),
-            max_line: max_line as usize,
-            batch_size: self.batch_size.unwrap_or(1000).max(1),
-            poll: self.poll_interval.map_or(Duration::from_millis(250), |s| s.0.max(Duration::from_millis(10))),
-            header: (self.file_header == Some(true))
-                .then(|| self.file_header_key.clone().unwrap_or_else(|| "file".into())),
-            fingerprint: self.fingerprint.unwrap_or(Fingerprint::Content),
-            rotate_wait: self.rotate_wait.map_or(Duration::from_secs(5), |s| s.0),
-            idle_timeout: self.idle_timeout.map_or(Duration::from_secs(120), |s| s.0),
-        })
+        super::check_batching(c, self.batch_size, self.max_line_length)
+    }
+
+    fn build(&self, c: &ComponentConfig) -> crate::Result<Box<dyn Source>> {
+        Ok(Box::new(TaildirSource {
+            patterns: self.paths(c)?.to_vec(),
+            read_from_end: self.read_from == ReadFrom::End,
+            max_line: self.max_line_length.0 as usize,
+            batch_size: self.batch_size,
+            poll: self.poll_interval.0,
+            header: self.file_header.then(|| self.file_header_key.clone()),
+            fingerprint: self.fingerprint,
+            rotate_wait: self.rotate_wait.0,
+            idle_timeout: self.idle_timeout.0,
+        }))
     }
 }
 

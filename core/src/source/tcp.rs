@@ -7,30 +7,24 @@ use super::{Source, SourceContext};
 use crate::config::ComponentConfig;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::Event;
+use crate::registry::SourceSettings;
 use crate::units::{ByteSize, Span};
-use serde::Deserialize;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// `[sources.NAME]` keys of `type = "tcp"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TcpSourceConfig {
-    /// Address to bind (default `127.0.0.1:5141`).
-    pub listen: Option<String>,
-    /// Longest line kept; longer lines are cut and counted (default 64KiB).
-    pub max_line_length: Option<ByteSize>,
-    /// Most lines per put (default 1000).
-    pub batch_size: Option<usize>,
-    /// Longest wait to fill a batch (default 50ms).
-    pub batch_timeout: Option<Span>,
-    /// Connections served at once (default 64); at the limit the longest idle one is closed for a new sender.
-    pub max_connections: Option<usize>,
-    /// A connection that sends nothing this long is closed (default 5m).
-    pub idle_timeout: Option<Span>,
-    /// Add the sender's address as this header (off by default).
-    pub peer_header: Option<String>,
+crate::settings! {
+    /// `[sources.NAME]` keys of `type = "tcp"`.
+    pub struct TcpSourceConfig {
+        listen: String = "127.0.0.1:5141".into(), "Address to bind (loopback unless told otherwise).";
+        max_line_length: ByteSize = ByteSize(64 << 10), "Longest line kept; longer lines are cut and counted.";
+        batch_size: usize = 1000, "Most lines per put.";
+        batch_timeout: Span = Span(Duration::from_millis(50)), "Longest wait to fill a batch.";
+        max_connections: usize = 64,
+            "Connections served at once; at the limit the longest idle one is closed for a new sender.";
+        idle_timeout: Span = Span(listen::DEFAULT_IDLE_TIMEOUT), "A connection that sends nothing this long is closed.";
+        peer_header: Option<String> = None, "Add the sender's address as this header.";
+    }
 }
 
 /// The running source.
@@ -42,27 +36,36 @@ pub struct TcpSource {
 }
 
 /// Parses `listen`, naming the key on error.
-pub(crate) fn parse_listen(c: &ComponentConfig, text: Option<&str>, default: &str) -> Result<SocketAddr> {
-    let text = text.unwrap_or(default);
-    text.parse().map_err(|_| c.error("listen", format!("{text:?} is not an address like \"{default}\"")))
+pub(crate) fn parse_listen(c: &ComponentConfig, text: &str) -> Result<SocketAddr> {
+    text.parse().map_err(|_| c.error("listen", format!("{text:?} is not an address like \"0.0.0.0:5141\"")))
 }
 
-impl TcpSourceConfig {
-    /// Checks the config and builds the source (nothing is bound yet).
-    ///
-    /// # Errors
-    /// An address that does not parse.
-    pub fn build(&self, c: &ComponentConfig) -> Result<TcpSource> {
+/// Refuses a connection limit of 0.
+pub(crate) fn check_connections(c: &ComponentConfig, max_connections: usize) -> Result<()> {
+    if max_connections == 0 {
+        return Err(c.error("max_connections", "must be at least 1"));
+    }
+    Ok(())
+}
+
+impl SourceSettings for TcpSourceConfig {
+    fn check(&self, c: &ComponentConfig) -> Result<()> {
+        parse_listen(c, &self.listen)?;
+        check_connections(c, self.max_connections)?;
+        super::check_batching(c, self.batch_size, self.max_line_length)
+    }
+
+    fn build(&self, c: &ComponentConfig) -> Result<Box<dyn Source>> {
         let spec = StreamSpec {
             framing: Framing::Lines,
-            max_message: self.max_line_length.map_or(64 << 10, |b| b.0.clamp(1, 16 << 20) as usize),
-            batch_size: self.batch_size.unwrap_or(1000).max(1),
-            batch_timeout: self.batch_timeout.map_or(Duration::from_millis(50), |s| s.0),
-            max_connections: self.max_connections.unwrap_or(64).max(1),
-            idle_timeout: self.idle_timeout.map_or(super::listen::DEFAULT_IDLE_TIMEOUT, |s| s.0),
+            max_message: self.max_line_length.0 as usize,
+            batch_size: self.batch_size,
+            batch_timeout: self.batch_timeout.0,
+            max_connections: self.max_connections,
+            idle_timeout: self.idle_timeout.0,
         };
-        let addr = parse_listen(c, self.listen.as_deref(), "127.0.0.1:5141")?;
-        Ok(TcpSource { addr, listener: None, spec, peer_header: self.peer_header.clone() })
+        let addr = parse_listen(c, &self.listen)?;
+        Ok(Box::new(TcpSource { addr, listener: None, spec, peer_header: self.peer_header.clone() }))
     }
 }
 

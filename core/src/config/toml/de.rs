@@ -44,6 +44,18 @@ impl Error {
         self
     }
 
+    /// The same error in other words.
+    pub fn reworded(mut self, message: String) -> Error {
+        self.message = message;
+        self
+    }
+
+    /// For an unknown key of the outermost table, the key; `None` otherwise.
+    pub fn unknown_top_level_key(&self) -> Option<&str> {
+        let rest = self.message.strip_prefix("unknown field `")?;
+        (self.path.len() <= 1).then(|| rest.split('`').next()).flatten()
+    }
+
     /// The error, as one about the value of `key` (at `span` unless placed already).
     pub fn in_key(mut self, key: &str, span: &Range<usize>) -> Error {
         self.path.push(key.to_string());
