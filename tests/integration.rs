@@ -2,6 +2,8 @@
 
 // Malformed configs and hostile HTTP requests: clear errors, nothing accepted, no crash.
 mod bad_input;
+// The command line: --version, help TYPE against the README, check FILE, units, a closed pipe.
+mod cli;
 // Headless Chromium: the status page against /metrics.json; sendBeacon and fetch intake.
 mod browser;
 // sluice convert-flume on the Flume User Guide's example agents; conf/ samples pass check.

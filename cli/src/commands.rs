@@ -4,10 +4,26 @@ use crate::args::QuarantineAction;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use sluice::agent::{dir_in_use, Agent};
 use sluice::channel::sqlite;
-use sluice::config::{Config, QUICKSTART};
+use sluice::config::{keys, Config, Processor, QUICKSTART};
 use sluice::registry::Registry;
+use sluice::units::{ByteSize, Span};
 use sluice::{Error, ErrorKind, Result};
 use std::path::Path;
+
+/// Writes one line to standard output; a reader that went away is
+/// [`ErrorKind::Closed`], which ends the command quietly.
+pub fn say(line: std::fmt::Arguments<'_>) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").map_err(|e| match e.kind() {
+        std::io::ErrorKind::BrokenPipe => Error::new(ErrorKind::Closed, "standard output closed"),
+        _ => Error::new(ErrorKind::Io, format!("standard output: {e}")),
+    })
+}
+
+macro_rules! say {
+    ($($arg:tt)*) => { say(format_args!($($arg)*))? };
+}
 
 fn load(path: Option<&Path>, registry: &Registry) -> Result<Config> {
     match path {
@@ -25,18 +41,21 @@ pub fn run(path: Option<&Path>) -> Result<()> {
     if let Some(files) = sluice::agent::raise_open_files_limit() {
         log::debug!("open files limit: {files}");
     }
-    let agent = Agent::start(&config.topology, &registry)?;
+    let data_dir = &config.topology.agent.data_dir;
     log::info!(
-        "sluice {} running {} ({})",
+        "sluice {} starting {} from {}; data in {}",
         env!("CARGO_PKG_VERSION"),
         config.topology.agent.name,
-        config.path.display()
+        config.path.display(),
+        std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.clone()).display()
     );
+    let agent = Agent::start(&config.topology, &registry)?;
+    log::info!("running: stop with Ctrl-C or SIGTERM (batches in flight are drained first)");
     let signal = signals.forever().next();
     log::info!(
-        "signal {}: stopping (draining up to {} ms)",
+        "signal {}: stopping (draining up to {})",
         signal.unwrap_or(0),
-        config.topology.agent.drain_timeout.as_millis()
+        Span(config.topology.agent.drain_timeout)
     );
     if agent.shutdown(config.topology.agent.drain_timeout) {
         log::info!("stopped cleanly");
@@ -46,7 +65,9 @@ pub fn run(path: Option<&Path>) -> Result<()> {
     Ok(())
 }
 
-/// `sluice check`: validate and print the resolved topology.
+/// `sluice check`: validate and print the resolved topology, in the
+/// configuration's own spellings. Reads and checks every component's settings;
+/// builds and starts nothing.
 pub fn check(path: &Path) -> Result<()> {
     let config = load(Some(path), &Registry::with_builtins())?;
     let t = &config.topology;
@@ -56,22 +77,25 @@ pub fn check(path: &Path) -> Result<()> {
             format!("{}: data_dir {} exists and is not a directory", path.display(), t.agent.data_dir.display()),
         ));
     }
-    println!("{}: ok", path.display());
-    println!("agent {} data_dir {}", t.agent.name, t.agent.data_dir.display());
+    say!("{}: ok", path.display());
+    say!("agent {}: data_dir {}", t.agent.name, t.agent.data_dir.display());
     if let Some(warning) = sluice::agent::disk_outlook(t) {
-        println!("warning: {warning}");
+        say!("warning: {warning}");
     }
     for c in &t.channels {
         let kind = if c.in_memory { "memory" } else { "sqlite" };
-        println!(
-            "channel {} ({kind}): max_events {} max_bytes {} on_full {:?}",
-            c.name, c.capacity.max_events, c.capacity.max_bytes, c.capacity.on_full
+        say!(
+            "channel {} ({kind}): max_events {}, max_bytes \"{}\", on_full \"{}\"",
+            c.name,
+            c.capacity.max_events,
+            ByteSize(c.capacity.max_bytes),
+            keys::snake_case(&format!("{:?}", c.capacity.on_full))
         );
     }
     for s in &t.sources {
-        let interceptors: Vec<&str> = s.interceptors.iter().map(|i| i.kind.as_str()).collect();
-        println!(
-            "source {} ({}) -> [{}] interceptors [{}]",
+        let interceptors: Vec<&str> = s.interceptors.iter().map(|i| i.component.kind.as_str()).collect();
+        say!(
+            "source {} ({}) -> [{}], interceptors [{}]",
             s.component.name,
             s.component.kind,
             s.channels.join(", "),
@@ -79,18 +103,24 @@ pub fn check(path: &Path) -> Result<()> {
         );
     }
     for s in &t.sinks {
-        println!(
-            "sink {} ({}) <- {}: batch {} events / {} bytes, linger {} ms",
+        say!(
+            "sink {} ({}) <- {}: batch {{ max_events = {}, max_bytes = \"{}\", linger = \"{}\" }}, workers {}",
             s.component.name,
             s.component.kind,
             s.channel,
             s.runner.max_events,
-            s.runner.max_bytes,
-            s.runner.linger.as_millis()
+            ByteSize(s.runner.max_bytes as u64),
+            Span(s.runner.linger),
+            s.runner.workers
         );
     }
     for g in &t.groups {
-        println!("group {} ({:?}): {}", g.name, g.processor, g.sinks.join(", "));
+        let processor = match g.processor {
+            Processor::Failover => "failover",
+            Processor::RoundRobin => "load_balance, round_robin",
+            Processor::Random => "load_balance, random",
+        };
+        say!("group {} ({processor}): {}", g.name, g.sinks.join(", "));
     }
     Ok(())
 }
@@ -104,39 +134,42 @@ pub fn inspect(dir: &Path, json: bool, window: Option<u64>) -> Result<()> {
         _ => sqlite::inspect(dir)?,
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?);
+        say!("{}", serde_json::to_string_pretty(&report).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?);
         return Ok(());
     }
-    println!("store {} ({})", dir.display(), if running { "agent running" } else { "no agent running" });
+    say!("store {} ({})", dir.display(), if running { "agent running" } else { "no agent running" });
     if report.channels.is_empty() {
-        println!("channels: empty");
+        say!("channels: empty");
     }
     for c in &report.channels {
-        println!(
-            "channel {}: {} events ({} high, {} normal, {} low), {} bytes, oldest {} s",
+        say!(
+            "channel {}: {} events ({} high, {} normal, {} low), {} bytes, oldest {}",
             c.channel,
             c.events,
             c.by_priority[2],
             c.by_priority[1],
             c.by_priority[0],
             c.bytes,
-            c.oldest_age_ms / 1000
+            crate::time::human_duration(c.oldest_age_ms as f64 / 1000.0)
         );
         if let Some(f) = &c.flow {
             let outlook = match (f.seconds_to_full, f.seconds_to_drain) {
-                (Some(s), _) => format!("full in {}", human_duration(s)),
-                (_, Some(s)) => format!("drained in {}", human_duration(s)),
+                (Some(s), _) => format!("full in {}", crate::time::human_duration(s)),
+                (_, Some(s)) => format!("drained in {}", crate::time::human_duration(s)),
                 _ if c.events == 0 => "empty".to_string(),
                 _ => "steady".to_string(),
             };
-            println!(
+            say!(
                 "  in {:.0} events/s ({:.0} B/s), out {:.0} events/s ({:.0} B/s): {outlook}",
-                f.ingest_per_s, f.ingest_bytes_per_s, f.drain_per_s, f.drain_bytes_per_s
+                f.ingest_per_s,
+                f.ingest_bytes_per_s,
+                f.drain_per_s,
+                f.drain_bytes_per_s
             );
         }
     }
     for l in &report.losses {
-        println!(
+        say!(
             "lost {} {} {} events ({} bytes) in channel {}",
             l.reason,
             l.events,
@@ -145,16 +178,22 @@ pub fn inspect(dir: &Path, json: bool, window: Option<u64>) -> Result<()> {
             l.channel
         );
     }
-    println!(
+    say!(
         "quarantine: {} batches, {} events",
         report.quarantine.len(),
         report.quarantine.iter().map(|q| q.events).sum::<u64>()
     );
     for r in &report.retries {
-        println!("sink {}: {} failed attempts, next at {} ms", r.sink, r.attempts, r.next_attempt_ms);
+        say!(
+            "sink {}: {} failed attempts, next try {} ({})",
+            r.sink,
+            r.attempts,
+            crate::time::rfc3339_utc(r.next_attempt_ms),
+            crate::time::relative(r.next_attempt_ms, sluice::event::now_ms())
+        );
     }
     for s in &report.set_aside {
-        println!("corrupt store set aside: {s}");
+        say!("corrupt store set aside: {s}");
     }
     Ok(())
 }
@@ -165,13 +204,13 @@ pub fn quarantine(action: QuarantineAction, dir: &Path, id: Option<i64>, json: b
         QuarantineAction::List => {
             let list = sqlite::quarantine_list(dir)?;
             if json {
-                println!(
+                say!(
                     "{}",
                     serde_json::to_string_pretty(&list).map_err(|e| Error::new(ErrorKind::Other, e.to_string()))?
                 );
             }
             for q in list.iter().filter(|_| !json) {
-                println!("{}\t{}\t{}\t{} events\t{}", q.id, q.channel, q.sink, q.events, q.reason);
+                say!("{}\t{}\t{}\t{} events\t{}", q.id, q.channel, q.sink, q.events, q.reason);
             }
         }
         QuarantineAction::Replay => {
@@ -181,9 +220,9 @@ pub fn quarantine(action: QuarantineAction, dir: &Path, id: Option<i64>, json: b
                     format!("an agent is running on {}: stop it, replay, start it again", dir.display()),
                 ));
             }
-            println!("replayed {} events", sqlite::quarantine_replay(dir, id)?);
+            say!("replayed {} events", sqlite::quarantine_replay(dir, id)?);
         }
-        QuarantineAction::Drop => println!("dropped {} batches", sqlite::quarantine_drop(dir, id)?),
+        QuarantineAction::Drop => say!("dropped {} batches", sqlite::quarantine_drop(dir, id)?),
     }
     Ok(())
 }
@@ -193,7 +232,7 @@ pub fn convert_flume(file: &Path, agent: &str) -> Result<()> {
     let text = sluice::config::read_config_file(file)?;
     let conversion = sluice::convert::convert_flume(&text, agent, &file.display().to_string())
         .map_err(|m| Error::new(ErrorKind::Config, m))?;
-    print!("{}", conversion.toml);
+    say!("{}", conversion.toml.strip_suffix('\n').unwrap_or(&conversion.toml));
     for note in &conversion.notes {
         eprintln!("note: {note}");
     }
@@ -210,14 +249,4 @@ pub fn convert_flume(file: &Path, agent: &str) -> Result<()> {
             conversion.unsupported.len()
         ),
     ))
-}
-
-/// `95` → `1m35s`, `7300` → `2h01m`.
-fn human_duration(seconds: f64) -> String {
-    let s = seconds.round().max(0.0) as u64;
-    match s {
-        0..=59 => format!("{s}s"),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
 }

@@ -9,7 +9,9 @@ mod args;
 mod commands;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 mod glibc;
+mod help;
 mod logger;
+mod time;
 
 use args::Command;
 use std::process::ExitCode;
@@ -23,7 +25,7 @@ fn main() -> ExitCode {
     let args = match args::parse(&argv) {
         Ok(args) => args,
         Err(message) => {
-            eprintln!("sluice: {message}\n{}", args::USAGE);
+            eprintln!("sluice: {message}\n{}", args::usage());
             return ExitCode::from(2);
         }
     };
@@ -37,17 +39,13 @@ fn main() -> ExitCode {
         Command::Inspect { dir, json, window } => commands::inspect(&dir, json, window),
         Command::Quarantine { action, dir, id, json } => commands::quarantine(action, &dir, id, json),
         Command::ConvertFlume { file, agent } => commands::convert_flume(&file, &agent),
-        Command::Version => {
-            println!("sluice {}", env!("CARGO_PKG_VERSION"));
-            Ok(())
-        }
-        Command::Help => {
-            println!("{}", args::USAGE);
-            Ok(())
-        }
+        Command::Version => commands::say(format_args!("sluice {}", env!("CARGO_PKG_VERSION"))),
+        Command::Help { topic } => help::help(topic.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`sluice inspect | head`): nothing left to say.
+        Err(e) if e.kind() == sluice::ErrorKind::Closed => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sluice: {e}");
             ExitCode::from(if e.kind() == sluice::ErrorKind::Config { 2 } else { 1 })
