@@ -71,7 +71,21 @@ fn status_page_shows_what_metrics_json_says() {
     };
     assert!(wait_until(Duration::from_secs(10), settled), "{}", metrics_json(&metrics));
 
+    // The agent keeps a second-by-second history: a fresh page draws it at once.
+    let history = || {
+        let text = sluice_tests::get(&metrics, "/history.json");
+        serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|v| v["points"].as_array().map(Vec::len))
+    };
+    assert!(wait_until(Duration::from_secs(10), || history().unwrap_or(0) >= 3), "history: {:?}", history());
     let url = format!("http://{metrics}/");
+    let first_paint = headless(&url, &["--virtual-time-budget=300", "--dump-dom"]);
+    let points = first_paint
+        .split("data-points=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .and_then(|n| n.parse::<usize>().ok());
+    assert!(points.is_some_and(|n| n >= 2), "the chart has no history at first paint: {points:?}");
+
     let dom = headless(&url, &["--virtual-time-budget=4000", "--dump-dom"]);
     let json = metrics_json(&metrics);
     for (key, field) in [
@@ -86,6 +100,13 @@ fn status_page_shows_what_metrics_json_says() {
         assert_eq!(cell(&dom, &format!("{key}:{field}")), Some(want), "{key} {field} on the page");
     }
     assert_eq!(cell(&dom, "CHANNEL.main:ChannelSize").as_deref(), Some("7"));
+    // A failing sink says what it is doing and why, not only its counts.
+    let state = cell(&dom, "SINK.up:State").unwrap_or_default();
+    // The wait is jittered (up to the 1h of `retry`): only its form is known.
+    assert!(state.starts_with("backing off: attempt 1 failed, next try in "), "sink state: {state:?}");
+    let error = cell(&dom, "SINK.up:LastError").unwrap_or_default();
+    assert!(error.contains("503"), "last error: {error:?}");
+    assert_eq!(cell(&dom, "SINK.strict:State").as_deref(), Some("idle"), "quarantining is not failing");
     assert_eq!(cell(&dom, "CHANNEL.main:ChannelFillPercentage").as_deref(), Some("7.00%"));
     assert!(dom.contains("in (http) → main, side"), "topology missing:\n{dom}");
     assert!(dom.contains("main → up (http)"), "topology missing");

@@ -107,3 +107,61 @@ fn block_waits_at_most_block_timeout_from_arrival_whatever_the_queue() {
         .unwrap_or(0);
     assert!(refused >= 30, "the refusals are counted: {refused}");
 }
+
+/// `/metrics` is what a real scraper accepts: Prometheus's own text parser
+/// reads it and promlint (the checks of `promtool check metrics`) finds
+/// nothing, with every family typed and the delivery latency a histogram whose
+/// buckets add up. Both capacities are there, named by their unit.
+#[test]
+fn metrics_pass_prometheus_parser_and_promlint() {
+    let lint = sluice_tests::interop::run_script("promlint", "fetch.sh", &[]).trim().to_string();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let receiver = Receiver::scripted(|_, _| Reply::Status(200, vec![], String::new()));
+    let (port, metrics_port) = (free_port(), free_port());
+    let config = write(
+        dir.path(),
+        "agent.toml",
+        &format!(
+            "[agent]\ndata_dir = \"{}\"\nmetrics_listen = \"127.0.0.1:{metrics_port}\"\n\
+             [channels.main]\ntype = \"sqlite\"\nmax_bytes = \"64MiB\"\n[channels.side]\ntype = \"memory\"\n\
+             [sources.in]\ntype = \"http\"\nchannels = [\"main\", \"side\"]\nlisten = \"127.0.0.1:{port}\"\n\
+             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{}\"\nbatch = {{ linger = \"10ms\" }}\n\
+             [sinks.local]\ntype = \"null\"\nchannel = \"side\"\n",
+            dir.path().join("data").display(),
+            receiver.url()
+        ),
+    );
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    let (addr, metrics) = (format!("127.0.0.1:{port}"), format!("127.0.0.1:{metrics_port}"));
+    assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&metrics).is_ok()));
+    let batch = format!("[{}]", vec![r#"{"body":"x"}"#; 40].join(","));
+    assert_eq!(post(&addr, "/", "application/json", &[], batch.as_bytes()).map(|r| r.0).ok(), Some(200));
+    let delivered =
+        || get(&metrics, "/metrics").contains("sluice_sink_delivery_latency_seconds_count{component=\"up\"} 40\n");
+    assert!(wait_until(Duration::from_secs(10), delivered), "{}", get(&metrics, "/metrics"));
+
+    let text = get(&metrics, "/metrics");
+    let mut child = std::process::Command::new(&lint)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{lint}: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        use std::io::Write as _;
+        stdin.write_all(text.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let (families, problems) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the scraper's parser or promlint refused /metrics:\n{problems}\n{text}");
+    for family in [
+        "sluice_source_events_received_total COUNTER 1",
+        "sluice_channel_capacity_events GAUGE 2",
+        "sluice_channel_capacity_bytes GAUGE 2",
+        "sluice_sink_delivery_latency_seconds HISTOGRAM 2",
+    ] {
+        assert!(families.lines().any(|l| l == family), "{family} missing:\n{families}");
+    }
+    assert!(text.contains("sluice_channel_capacity_bytes{component=\"main\"} 67108864\n"), "{text}");
+    assert!(text.contains("sluice_sink_delivery_latency_seconds_bucket{component=\"up\",le=\"+Inf\"} 40\n"), "{text}");
+}

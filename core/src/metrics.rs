@@ -2,14 +2,18 @@
 //!
 //! Each component owns an `Arc` of its metrics struct and bumps atomics; a
 //! [`Registry`] lists them for `/metrics`, `/metrics.json` and `sluice inspect`.
-//! The names live here and nowhere else (DESIGN §7).
+//! The names live here and nowhere else.
 
 mod histogram;
+mod history;
 mod render;
 pub mod server;
+mod state;
 
 pub use histogram::Histogram;
+pub use history::History;
 pub use render::{render_json, render_prometheus};
+pub use state::{state_word, SinkState, SinkStatus};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -113,6 +117,8 @@ pub struct SinkMetrics {
     pub rejected_upstream: Counter,
     /// Ingest-to-acknowledgement latency in milliseconds.
     pub latency_ms: Histogram,
+    /// Backing off or delivering, and the last error.
+    pub state: SinkState,
 }
 
 /// The kind of a component, as Flume prefixes it in JSON metrics.
@@ -141,6 +147,8 @@ pub enum Entry {
 #[derive(Debug, Default)]
 pub struct Registry {
     entries: Mutex<Vec<Entry>>,
+    /// Totals over the last two minutes, for the status page.
+    pub history: History,
 }
 
 impl Registry {
@@ -152,5 +160,17 @@ impl Registry {
     /// A snapshot of the component list.
     pub fn entries(&self) -> Vec<Entry> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Records the channels' put and taken totals at `now_ms` in the history.
+    pub fn sample(&self, now_ms: u64) {
+        let (mut put, mut taken) = (0, 0);
+        for entry in self.entries() {
+            if let Entry::Channel(_, m) = entry {
+                put += m.put_success.get();
+                taken += m.take_success.get();
+            }
+        }
+        self.history.push((now_ms, put, taken));
     }
 }

@@ -270,7 +270,11 @@ impl Runner {
             self.name,
             wait.as_millis()
         );
-        self.save_backoff(now_ms() + wait.as_millis() as u64);
+        let next_ms = now_ms() + wait.as_millis() as u64;
+        self.save_backoff(next_ms);
+        for member in &self.members {
+            member.note_failure(attempts, next_ms, reason);
+        }
         if let Some(gate) = &self.gate {
             gate.failed(reason);
         }

@@ -13,11 +13,12 @@ const GROWTH: f64 = 1.25;
 #[derive(Debug)]
 pub struct Histogram {
     counts: [AtomicU64; BUCKETS],
+    sum: AtomicU64,
 }
 
 impl Default for Histogram {
     fn default() -> Self {
-        Histogram { counts: std::array::from_fn(|_| AtomicU64::new(0)) }
+        Histogram { counts: std::array::from_fn(|_| AtomicU64::new(0)), sum: AtomicU64::new(0) }
     }
 }
 
@@ -48,6 +49,23 @@ impl Histogram {
     /// Records `n` samples of `value`.
     pub fn record_n(&self, value: u64, n: u64) {
         self.counts[bucket_of(value)].fetch_add(n, Ordering::Relaxed);
+        self.sum.fetch_add(value.saturating_mul(n), Ordering::Relaxed);
+    }
+
+    /// The sum of all samples (wrapping past `u64::MAX`, as Prometheus counters may reset).
+    pub fn sum(&self) -> u64 {
+        self.sum.load(Ordering::Relaxed)
+    }
+
+    /// Samples at most `le`, counted from the buckets wholly at or below it (an
+    /// undercount by at most one bucket's worth: a bucket straddling `le` is left out).
+    pub fn count_at_most(&self, le: u64) -> u64 {
+        self.counts
+            .iter()
+            .enumerate()
+            .take_while(|(i, _)| upper_bound(*i) <= le)
+            .map(|(_, c)| c.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// The number of samples.

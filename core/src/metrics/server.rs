@@ -25,6 +25,14 @@ pub fn start(
     listener.set_nonblocking(true)?;
     let listener = smol::net::TcpListener::try_from(listener)?;
     let stop_rx = stop.closed_signal()?;
+    // One sample a second for the status page's chart; only when metrics are served.
+    let (sampled, sampler_stop) = (registry.clone(), stop.clone());
+    std::thread::Builder::new().name("sluice-history".into()).spawn(move || {
+        sampled.sample(crate::event::now_ms());
+        while !sampler_stop.sleep(std::time::Duration::from_secs(1)) {
+            sampled.sample(crate::event::now_ms());
+        }
+    })?;
     std::thread::Builder::new().name("sluice-metrics".into()).spawn(move || {
         let topology = Arc::new(topology);
         let handler: crate::http_server::Handler = Arc::new(move |request: Request| {
@@ -47,7 +55,8 @@ fn respond(registry: &Registry, topology: &str, request: &Request) -> Response {
         ("GET", "/topology.json") => Response::new(200, "application/json", topology.to_string()),
         ("GET", "/metrics") => Response::new(200, "text/plain; version=0.0.4", render_prometheus(registry)),
         ("GET", "/metrics.json") => Response::new(200, "application/json", render_json(registry)),
-        ("GET", _) => Response::text(404, "try /, /metrics, /metrics.json or /topology.json\n"),
+        ("GET", "/history.json") => Response::new(200, "application/json", registry.history.to_json()),
+        ("GET", _) => Response::text(404, "try /, /metrics, /metrics.json, /history.json or /topology.json\n"),
         _ => Response::text(405, "only GET\n"),
     }
 }

@@ -41,9 +41,16 @@ impl Member {
         self.metrics.drain_success.add(events.len() as u64);
         self.metrics.batch_complete.add(1);
         let now = now_ms();
+        self.metrics.state.delivered(now);
         for e in events {
             self.metrics.latency_ms.record_n(now.saturating_sub(e.timestamp_ms), 1);
         }
+    }
+
+    /// Tells the member's status that the batch failed: `attempts` in a row,
+    /// the next not before `next_ms`.
+    pub(super) fn note_failure(&self, attempts: u32, next_ms: u64, reason: &str) {
+        self.metrics.state.failed(attempts, next_ms, reason);
     }
 
     pub(super) fn rejected_upstream(&mut self, n: u64, reason: &str) {

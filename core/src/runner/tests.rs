@@ -82,7 +82,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
     /// Over any sequence of outcomes, each `X-Sluice-Batch` the upstream sees
     /// names exactly one set of events, and every event is delivered or
-    /// quarantined (issue 16, item 6: a retry used to reuse an id for other events).
+    /// quarantined (a retry used to reuse an id for other events).
     #[test]
     fn a_batch_id_names_one_set_of_events_whatever_happens(script in proptest::collection::vec(step(), 1..40), n in 1usize..40) {
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
