@@ -6,17 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need=()
-for pkg in gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross qemu-user; do
-  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
-done
-# aarch64 musl: the musl-gcc wrapper of the arm64 musl-dev (the glibc cross gcc fails on open64).
-dpkg -s musl-dev:arm64 >/dev/null 2>&1 || need+=("musl-dev:arm64")
-if ((${#need[@]})); then
-  dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
+bash .ci/prereqs.sh >/dev/null
 
 targets=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf aarch64-unknown-linux-musl)
 rustup target add "${targets[@]}" >/dev/null
@@ -44,10 +34,10 @@ for target in "${targets[@]}"; do
   echo "--- $target"
   # Without the kafka feature: the board builds measured here (rskafka and tokio add
   # ~640 KiB; BENCHMARKS.md), and a CI step 3 crates shorter.
-  cargo build --release -q -p sluice-cli --no-default-features --features tls --target "$target"
-  bin="target/$target/release/sluice"
+  cargo build --profile ci-cross -q -p sluice-cli --no-default-features --features tls --target "$target"
+  bin="target/$target/ci-cross/sluice"
   if command -v file >/dev/null; then file "$bin" | sed "s/^[^:]*: //" | cut -c1-100; fi
-  echo "size (stripped): $(stat -c %s "$bin") bytes"
+  echo "size (stripped, ci-cross profile: no LTO; release is smaller): $(stat -c %s "$bin") bytes"
 
   dir="$work/$target"; mkdir -p "$dir/logs"
   for i in $(seq 1 2000); do echo "line $i from $target ünïcode"; done > "$dir/expected"

@@ -62,7 +62,7 @@ fn send_all(addr: &str) {
 
 /// Checks every event arrived once or more, byte-exact; returns the duplicates.
 /// `http`: Flume's JSON handler carries text only, so binary bodies arrive as
-/// base64 with `sluice.body-encoding: base64` (DESIGN §5).
+/// base64 with `sluice.body-encoding: base64`.
 fn verify(events: &[FlumeEvent], http: bool) -> usize {
     let mut seen: HashMap<usize, usize> = HashMap::new();
     for e in events {

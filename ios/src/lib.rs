@@ -1,4 +1,4 @@
-//! The C ABI of Sluice (DESIGN §6): the iOS library, and any C caller.
+//! The C ABI of Sluice: the iOS library, and any C caller.
 //!
 //! Three thin layers: these exports, [`convert`] (C arguments to Rust values)
 //! and [`error`] (status codes, last error, panics caught). Behaviour lives in

@@ -9,14 +9,38 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The `sluice` binary built from this workspace.
+/// The `sluice` binary built from this workspace. The first call in a test
+/// process runs `cargo build --workspace --bins` (a no-op after the README's
+/// test command), so `cargo test -p sluice-tests --test integration` alone never
+/// runs a missing or stale binary.
 pub fn sluice_bin() -> PathBuf {
-    let mut dir = std::env::current_exe().unwrap_or_default();
-    dir.pop();
-    if dir.ends_with("deps") {
-        dir.pop();
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let mut dir = std::env::current_exe().unwrap_or_default();
+            dir.pop();
+            if dir.ends_with("deps") {
+                dir.pop();
+            }
+            build_bins(&dir);
+            dir.join("sluice")
+        })
+        .clone()
+}
+
+/// `cargo build --workspace --bins` into the target directory holding `profile_dir`.
+fn build_bins(profile_dir: &Path) {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--workspace", "--bins", "--quiet"]);
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
     }
-    dir.join("sluice")
+    if let Some(target) = profile_dir.parent() {
+        build.arg("--target-dir").arg(target);
+    }
+    let status = build.current_dir(env!("CARGO_MANIFEST_DIR")).status();
+    assert!(status.as_ref().is_ok_and(|s| s.success()), "cargo build --workspace --bins failed: {status:?}");
 }
 
 /// A binary of this test crate (built next to `sluice`).
