@@ -47,7 +47,7 @@ pub fn run(path: Option<&Path>) -> Result<()> {
         env!("CARGO_PKG_VERSION"),
         config.topology.agent.name,
         config.path.display(),
-        std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.clone()).display()
+        std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.clone()).display()
     );
     let agent = Agent::start(&config.topology, &registry)?;
     log::info!("running: stop with Ctrl-C or SIGTERM (batches in flight are drained first)");

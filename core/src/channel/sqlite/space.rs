@@ -267,7 +267,8 @@ impl Space {
             Ok(()) => {
                 self.reserve_held = true;
                 self.last = None;
-                log::info!("store {}: the space reserve is taken again", self.dir.display());
+                let size = crate::units::ByteSize(self.plan.reserve_bytes);
+                log::info!("store {}: {size} set aside as the space reserve (sluice.reserve)", self.dir.display());
             }
             Err(e) => log::warn!("store {}: cannot take the space reserve: {e}", self.dir.display()),
         }
