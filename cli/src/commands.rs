@@ -4,7 +4,7 @@ use crate::args::QuarantineAction;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use sluice::agent::{dir_in_use, Agent};
 use sluice::channel::sqlite;
-use sluice::config::{keys, Config, Processor, QUICKSTART};
+use sluice::config::{keys, Config, QUICKSTART};
 use sluice::registry::Registry;
 use sluice::units::{ByteSize, Span};
 use sluice::{Error, ErrorKind, Result};
@@ -49,6 +49,9 @@ pub fn run(path: Option<&Path>) -> Result<()> {
         config.path.display(),
         std::path::absolute(data_dir).unwrap_or_else(|_| data_dir.clone()).display()
     );
+    for warning in sluice::config::warnings::warnings(&config.topology) {
+        log::warn!("{warning}");
+    }
     let agent = Agent::start(&config.topology, &registry)?;
     log::info!("running: stop with Ctrl-C or SIGTERM (batches in flight are drained first)");
     let signal = signals.forever().next();
@@ -80,6 +83,9 @@ pub fn check(path: &Path) -> Result<()> {
     say!("{}: ok", path.display());
     say!("agent {}: data_dir {}", t.agent.name, t.agent.data_dir.display());
     if let Some(warning) = sluice::agent::disk_outlook(t) {
+        say!("warning: {warning}");
+    }
+    for warning in sluice::config::warnings::warnings(t) {
         say!("warning: {warning}");
     }
     for c in &t.channels {
@@ -115,12 +121,7 @@ pub fn check(path: &Path) -> Result<()> {
         );
     }
     for g in &t.groups {
-        let processor = match g.processor {
-            Processor::Failover => "failover",
-            Processor::RoundRobin => "load_balance, round_robin",
-            Processor::Random => "load_balance, random",
-        };
-        say!("group {} ({processor}): {}", g.name, g.sinks.join(", "));
+        say!("group {} ({}): {}", g.name, g.processor.spelling(), g.sinks.join(", "));
     }
     Ok(())
 }

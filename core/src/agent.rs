@@ -270,17 +270,12 @@ pub fn disk_outlook(topology: &Topology) -> Option<String> {
 /// The topology as the status page draws it.
 fn describe(t: &Topology) -> String {
     use serde_json::json;
-    let processor = |p: Processor| match p {
-        Processor::Failover => "failover",
-        Processor::RoundRobin => "load_balance, round_robin",
-        Processor::Random => "load_balance, random",
-    };
     json!({
         "agent": t.agent.name,
         "channels": t.channels.iter().map(|c| json!({"name": c.name, "type": if c.in_memory { "memory" } else { "sqlite" }})).collect::<Vec<_>>(),
         "sources": t.sources.iter().map(|s| json!({"name": s.component.name, "type": s.component.kind, "channels": s.channels})).collect::<Vec<_>>(),
         "sinks": t.sinks.iter().map(|s| json!({"name": s.component.name, "type": s.component.kind, "channel": s.channel})).collect::<Vec<_>>(),
-        "groups": t.groups.iter().map(|g| json!({"name": g.name, "processor": processor(g.processor), "sinks": g.sinks})).collect::<Vec<_>>(),
+        "groups": t.groups.iter().map(|g| json!({"name": g.name, "processor": g.processor.spelling(), "sinks": g.sinks})).collect::<Vec<_>>(),
     })
     .to_string()
 }

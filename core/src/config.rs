@@ -12,6 +12,7 @@ pub mod reference;
 mod resolve;
 pub mod sections;
 pub mod toml;
+pub mod warnings;
 
 pub use located::{ComponentConfig, Location};
 pub use mobile::{MobileSpec, UploadOn, APP_CHANNEL};

@@ -40,6 +40,7 @@ pub fn convert_flume(text: &str, agent: &str, file: &str) -> Result<Conversion, 
     let mut cx = Cx { props: &props, agent: agent.to_string(), used: BTreeSet::new(), out: Conversion::default() };
     let mut doc = Document::default();
     components::convert_all(&mut cx, &mut doc);
+    cx.note_inactive();
     cx.report_leftovers();
     let mut toml = format!("# Converted from {} (Flume agent {agent:?}) by `sluice convert-flume`.\n", comment(file));
     for line in &cx.out.unsupported {
@@ -127,6 +128,35 @@ impl Cx<'_> {
         let prefix = format!("{key}.");
         let keys: Vec<String> = self.props.keys().filter(|k| **k == key || k.starts_with(&prefix)).cloned().collect();
         self.used.extend(keys);
+    }
+
+    /// Components configured under `sources`, `channels`, `sinks` or
+    /// `sinkgroups` but not named in the agent's list of them: Flume leaves
+    /// them inactive, so they are not converted, and that is a note, not a failure.
+    fn note_inactive(&mut self) {
+        for section in ["sources", "channels", "sinks", "sinkgroups"] {
+            let listed: BTreeSet<String> = self
+                .props
+                .get(&self.key(section))
+                .map(|e| e.value.split_whitespace().map(String::from).collect())
+                .unwrap_or_default();
+            let prefix = format!("{}.{section}.", self.agent);
+            let configured: BTreeSet<String> = self
+                .props
+                .keys()
+                .filter(|k| !self.used.contains(*k))
+                .filter_map(|k| k.strip_prefix(&prefix)?.split('.').next().map(String::from))
+                .collect();
+            for name in configured.difference(&listed) {
+                let rest = format!("{section}.{name}");
+                let line = self.line(&rest);
+                self.note(&format!(
+                    "{}.{rest} (line {line}) is configured but not listed in {}.{section}: inactive in Flume too, not converted",
+                    self.agent, self.agent
+                ));
+                self.consume(&rest);
+            }
+        }
     }
 
     /// Every key of the agent nobody used is unsupported.

@@ -118,6 +118,17 @@ pub enum Processor {
     Random,
 }
 
+impl Processor {
+    /// The configuration's words for it: `failover`, `load_balance, round_robin`, …
+    pub fn spelling(self) -> &'static str {
+        match self {
+            Processor::Failover => "failover",
+            Processor::RoundRobin => "load_balance, round_robin",
+            Processor::Random => "load_balance, random",
+        }
+    }
+}
+
 /// A sink group.
 #[derive(Debug, Clone)]
 pub struct GroupSpec {

@@ -93,3 +93,21 @@ fn repeated_names_are_converted_once() {
     parsed(&c);
     assert!(c.notes.iter().any(|n| n.contains("names c1 twice")), "{:?}", c.notes);
 }
+
+#[test]
+fn components_not_listed_are_inactive_notes_not_failures() {
+    let text = "a1.sources = r1\na1.channels = c1\na1.sinks = k1\n\
+                a1.sources.r1.type = netcat\na1.sources.r1.bind = 127.0.0.1\na1.sources.r1.port = 44444\n\
+                a1.sources.r1.channels = c1\na1.channels.c1.type = memory\n\
+                a1.sinks.k1.type = logger\na1.sinks.k1.channel = c1\n\
+                a1.sinks.old.type = avro\na1.sinks.old.hostname = gone.example\na1.sinks.old.channel = c1\n\
+                a1.sources.spare.type = exec\n";
+    let c = convert_flume(text, "a1", "t.properties").unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
+    for (name, line) in [("sinks.old", 11), ("sources.spare", 14)] {
+        let said = format!("a1.{name} (line {line}) is configured but not listed");
+        assert!(c.notes.iter().any(|n| n.starts_with(&said) && n.contains("inactive in Flume too")), "{said}: {:?}", c.notes);
+    }
+    let t = parsed(&c);
+    assert!(t["sinks"].get("old").is_none() && t["sources"].get("spare").is_none(), "{}", c.toml);
+}
