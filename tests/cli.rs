@@ -161,14 +161,17 @@ fn help_for_a_type_says_what_the_readme_says() {
 #[test]
 fn check_warns_of_channels_nothing_drains_or_feeds() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let text = "[channels.main]\ntype = \"memory\"\n[channels.side]\ntype = \"memory\"\n[channels.spare]\ntype = \"memory\"\n\
+    let text =
+        "[channels.main]\ntype = \"memory\"\n[channels.side]\ntype = \"memory\"\n[channels.spare]\ntype = \"memory\"\n\
                 [sources.in]\ntype = \"stdin\"\nchannels = [\"main\", \"side\"]\n\
                 [sinks.out]\ntype = \"null\"\nchannel = \"main\"\n";
     let path = write(dir.path(), "a.toml", text);
     let (code, out, err) = run(&["check", &path.to_string_lossy()]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        out.contains("warning: channel side has no sink taking from it: it will fill, and then on_full \"block\" applies to in"),
+        out.contains(
+            "warning: channel side has no sink taking from it: it will fill, and then on_full \"block\" applies to in"
+        ),
         "{out}"
     );
     assert!(out.contains("warning: channel spare is fed by no source"), "{out}");

@@ -106,7 +106,11 @@ fn components_not_listed_are_inactive_notes_not_failures() {
     assert!(c.unsupported.is_empty(), "{:?}", c.unsupported);
     for (name, line) in [("sinks.old", 11), ("sources.spare", 14)] {
         let said = format!("a1.{name} (line {line}) is configured but not listed");
-        assert!(c.notes.iter().any(|n| n.starts_with(&said) && n.contains("inactive in Flume too")), "{said}: {:?}", c.notes);
+        assert!(
+            c.notes.iter().any(|n| n.starts_with(&said) && n.contains("inactive in Flume too")),
+            "{said}: {:?}",
+            c.notes
+        );
     }
     let t = parsed(&c);
     assert!(t["sinks"].get("old").is_none() && t["sources"].get("spare").is_none(), "{}", c.toml);
