@@ -121,17 +121,14 @@ impl ComponentConfig {
     /// the topology reads for every component of its section.
     fn known_keys(&self, own: &[&'static str]) -> Vec<String> {
         let common: &[&str] = match self.section {
-            _ if self.name.contains(".interceptors[") => &["type"],
+            _ if self.name.contains(".interceptors[") => &[],
             "sources" => super::resolve::source_keys(),
             "sinks" => super::resolve::sink_keys(),
+            "channels" => return own.iter().map(|k| format!("`{k}`")).collect(),
             _ => &[],
         };
-        let mut known: Vec<String> = own.iter().map(|k| format!("`{k}`")).collect();
-        if !common.is_empty() {
-            known.push("`type`".into());
-        }
-        known.extend(common.iter().map(|k| format!("`{k}`")));
-        known
+        // Every component but a channel (whose settings have `type`) is typed by the topology.
+        own.iter().chain(&["type"]).chain(common).map(|k| format!("`{k}`")).collect()
     }
 
     /// A component of type `kind` whose keys are the TOML `text` (for unit tests

@@ -22,7 +22,8 @@ crate::settings! {
         command: Required<String> = Required::default(), "The command line, run by `/bin/sh -c`.";
         restart: bool = true, "Start it again when it exits.";
         restart_backoff: Span = Span(Duration::from_secs(1)), "First wait before a restart (at least 10ms).";
-        max_restart_backoff: Span = Span(Duration::from_secs(60)), "Longest wait before a restart.";
+        max_restart_backoff: Option<Span> = None,
+            "Longest wait before a restart (none: 1m, or `restart_backoff` when that is longer).";
         batch_size: usize = 1000, "Most lines per put.";
         batch_timeout: Span = Span(Duration::from_millis(50)), "Longest wait to fill a batch.";
         max_line_length: ByteSize = ByteSize(64 << 10), "Longest line kept; longer lines are cut and counted.";
@@ -51,13 +52,24 @@ impl ExecConfig {
     }
 }
 
+impl ExecConfig {
+    /// The longest restart wait: as set, else a minute or `restart_backoff` if longer
+    /// (Flume's `restartThrottle` converts to `restart_backoff` alone).
+    fn max_backoff(&self) -> Duration {
+        self.max_restart_backoff.map_or(DEFAULT_MAX_BACKOFF.max(self.restart_backoff.0), |s| s.0)
+    }
+}
+
+/// The longest restart wait when neither key raises it.
+const DEFAULT_MAX_BACKOFF: Duration = Duration::from_secs(60);
+
 impl SourceSettings for ExecConfig {
     fn check(&self, c: &ComponentConfig) -> crate::Result<()> {
         self.command(c)?;
         if self.restart_backoff.0 < MIN_BACKOFF {
             return Err(c.error("restart_backoff", format!("must be at least {}", Span(MIN_BACKOFF))));
         }
-        if self.max_restart_backoff.0 < self.restart_backoff.0 {
+        if self.max_restart_backoff.is_some_and(|max| max.0 < self.restart_backoff.0) {
             return Err(c.error("max_restart_backoff", "must be at least restart_backoff"));
         }
         super::check_batching(c, self.batch_size, self.max_line_length)
@@ -68,7 +80,7 @@ impl SourceSettings for ExecConfig {
             command: self.command(c)?.to_string(),
             restart: self.restart,
             backoff: self.restart_backoff.0,
-            max_backoff: self.max_restart_backoff.0,
+            max_backoff: self.max_backoff(),
             batching: LineBatching {
                 batch_size: self.batch_size,
                 batch_timeout: self.batch_timeout.0,
@@ -128,5 +140,36 @@ impl ExecSource {
         }
         let status = child.wait()?;
         Ok(status.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::keys::Settings as _;
+
+    /// A long `restart_backoff` (a converted Flume `restartThrottle`) raises the
+    /// default maximum instead of being refused; an explicit smaller maximum is refused.
+    #[test]
+    fn the_restart_maximum_follows_a_longer_first_wait() {
+        let read = |text: &str| {
+            let c = ComponentConfig::from_toml("exec", &format!("command = \"true\"\n{text}"))?;
+            let config: ExecConfig = c.parse()?;
+            config.check(&c).map(|()| config.max_backoff())
+        };
+        let cases = [
+            ("", Ok(60)),
+            ("restart_backoff = \"2m\"", Ok(120)),
+            ("max_restart_backoff = \"5m\"", Ok(300)),
+            ("restart_backoff = \"2m\"\nmax_restart_backoff = \"1m\"", Err("must be at least restart_backoff")),
+        ];
+        for (text, expected) in cases {
+            match (read(text), expected) {
+                (Ok(got), Ok(secs)) => assert_eq!(got, Duration::from_secs(secs), "{text}"),
+                (Err(e), Err(why)) => assert!(e.to_string().contains(why), "{text}: {e}"),
+                (got, want) => panic!("{text}: {got:?}, expected {want:?}"),
+            }
+        }
+        assert!(ExecConfig::keys().iter().any(|k| k.name == "max_restart_backoff" && k.default == "none"));
     }
 }
