@@ -102,7 +102,7 @@ fn malformed_and_oversized_messages_are_counted_not_fatal() {
     let intake = intake(&(syslog_source("udp", "udp", udp, limit) + &syslog_source("tcp", "tcp", tcp, limit)));
     let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("{e}"));
     let to = format!("127.0.0.1:{udp}");
-    for datagram in [&b"no priority here"[..], b"<999>bad pri", &[0xff, 0xfe, 0x00]] {
+    for datagram in [&b"no priority here"[..], b"<1000>bad pri", &[0xff, 0xfe, 0x00]] {
         socket.send_to(datagram, &to).unwrap_or_else(|e| panic!("{e}"));
     }
     let long = format!("<13>1 - host app - - - {}", "x".repeat(500));

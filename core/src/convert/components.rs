@@ -189,9 +189,14 @@ fn source(cx: &mut Cx<'_>, name: &str) -> Vec<(String, Table)> {
             let ports = cx.list(&format!("{base}.ports"));
             let host = cx.get(&format!("{base}.host")).unwrap_or_else(|| "0.0.0.0".into());
             carry(cx, &mut t, &base, "batchSize", "batch_size", int);
-            for k in ["readBufferSize", "numProcessors", "charset.default"] {
+            for k in ["readBufferSize", "numProcessors"] {
                 cx.drop_key(&format!("{base}.{k}"), "not needed by Sluice's syslog source");
             }
+            carry(cx, &mut t, &base, "charset.default", "charset", |v| match v.to_ascii_uppercase().as_str() {
+                "UTF-8" | "UTF8" => Some(q("utf8")),
+                "ISO-8859-1" | "ISO8859_1" | "LATIN1" => Some(q("latin1")),
+                _ => None,
+            });
             syslog_common(cx, &base, &mut t);
             t.set("type", q("syslog"));
             t.set("protocol", q("tcp"));
@@ -272,12 +277,9 @@ fn cx_agent(cx: &Cx<'_>) -> String {
 fn syslog_common(cx: &mut Cx<'_>, base: &str, t: &mut Table) {
     carry(cx, t, base, "eventSize", "max_message_size", |v| v.parse::<u64>().ok().map(|n| q(&format!("{n}B"))));
     if let Some(keep) = cx.get(&format!("{base}.keepFields")) {
-        match keep.to_ascii_lowercase().as_str() {
-            "all" | "true" => t.set("keep_fields", "true".into()),
-            "none" | "false" => t.set("keep_fields", "false".into()),
-            _ => {
-                cx.unsupported(&format!("{base}.keepFields"), "keeping some fields only is not supported (all or none)")
-            }
+        match crate::source::syslog::keep::KeepFields::from_words(&keep) {
+            Ok(fields) => t.set("keep_fields", fields.to_string()),
+            Err(e) => cx.unsupported(&format!("{base}.keepFields"), &e),
         }
     }
 }

@@ -57,8 +57,18 @@ impl Framer {
         self.buf.extend_from_slice(bytes);
     }
 
-    /// The next complete frame, if the bytes so far hold one.
+    /// The next complete frame, if the bytes so far hold one. Syslog skips
+    /// empty frames (blank lines), as Flume does: they are not messages.
     pub fn next_frame(&mut self) -> Option<Frame> {
+        loop {
+            let frame = self.next_any()?;
+            if self.framing == Framing::Lines || !frame.data.is_empty() {
+                return Some(frame);
+            }
+        }
+    }
+
+    fn next_any(&mut self) -> Option<Frame> {
         loop {
             let pending = &self.buf[self.start..];
             match self.skip {
@@ -216,5 +226,8 @@ mod tests {
         // A digit that is not a length prefix is a line.
         let got = frames(Framing::Syslog, 100, &[b"2024x message\n"]);
         assert_eq!(got, [("2024x message".to_string(), false)]);
+        // Blank lines are not messages.
+        let got = frames(Framing::Syslog, 100, &[b"\n\r\n<13>a\n\n", b"\n<13>b\n"]);
+        assert_eq!(got, [("<13>a".to_string(), false), ("<13>b".to_string(), false)]);
     }
 }

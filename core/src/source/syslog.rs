@@ -6,8 +6,12 @@
 //! (`receive_buffer`) and counts what the kernel dropped when it was full
 //! (`/proc/net/udp`), so a loss at the socket is a number, not a mystery.
 
+pub mod keep;
 pub mod parse;
+pub mod time;
 
+use self::keep::KeepFields;
+use self::parse::Charset;
 use super::framing::{Frame, Framing};
 use super::listen::{self, StreamSpec, ToEvent};
 use super::tcp::{bind, check_connections, parse_listen};
@@ -37,8 +41,10 @@ crate::settings! {
         max_connections: usize = 64,
             "TCP connections served at once; at the limit the longest idle one is closed for a new sender.";
         idle_timeout: Span = Span(listen::DEFAULT_IDLE_TIMEOUT), "A TCP connection that sends nothing this long is closed.";
-        keep_fields: bool = false,
-            "Keep the whole message as the body (false: the body is what follows the host, as in Flume).";
+        charset: Charset = Charset::Utf8,
+            "Character set of the messages; bytes not valid in it make the message Invalid, kept raw.";
+        keep_fields: KeepFields = KeepFields::default(),
+            "Header fields kept in the body: `true` (the whole message), `false` (what follows the host), or some of `\"priority version timestamp hostname\"`, as Flume's `keepFields`.";
     }
 }
 
@@ -69,7 +75,8 @@ pub struct SyslogSource {
     bound: Option<Bound>,
     spec: StreamSpec,
     receive_buffer: usize,
-    keep_fields: bool,
+    keep_fields: KeepFields,
+    charset: Charset,
 }
 
 impl SourceSettings for SyslogConfig {
@@ -105,24 +112,36 @@ impl SourceSettings for SyslogConfig {
             spec,
             receive_buffer: self.receive_buffer.0 as usize,
             keep_fields: self.keep_fields,
+            charset: self.charset,
         }))
     }
 }
 
+/// How messages are read.
+#[derive(Debug, Clone, Copy)]
+struct Reading {
+    keep_fields: KeepFields,
+    charset: Charset,
+}
+
 /// One message (cut to the limit when `truncated`) into an event, counting what is wrong with it.
-fn to_event(frame: Frame, keep_fields: bool, metrics: &SourceMetrics) -> Event {
-    let parsed = parse::parse(&frame.data, frame.truncated);
+fn to_event(frame: Frame, read: Reading, metrics: &SourceMetrics) -> Event {
+    let parsed = parse::parse_at(&frame.data, frame.truncated, read.charset, crate::event::now_ms());
     if parsed.invalid {
         metrics.malformed.add(1);
     }
     if frame.truncated {
         metrics.truncated.add(1);
     }
-    let mut body = frame.data;
-    if !keep_fields {
-        body.truncate(parsed.body.end);
-        body.drain(..parsed.body.start.min(body.len()));
-    }
+    let body = match parsed.body(&frame.data, read.keep_fields) {
+        parse::Body::Part(range) => {
+            let mut body = frame.data;
+            body.truncate(range.end);
+            body.drain(..range.start.min(body.len()));
+            body
+        }
+        parse::Body::Joined(body) => body,
+    };
     let mut event = Event::new(body);
     // A new event has no headers yet: no search for duplicates needed.
     event.headers = parsed.headers.into_iter().map(|(name, value)| (name.to_string(), value)).collect();
@@ -142,16 +161,16 @@ impl Source for SyslogSource {
         if self.bound.is_none() {
             self.prepare()?;
         }
-        let keep_fields = self.keep_fields;
+        let read = Reading { keep_fields: self.keep_fields, charset: self.charset };
         match self.bound.take() {
             Some(Bound::Tcp(listener)) => {
                 log::info!("source {}: syslog on tcp://{}", ctx.name, self.addr);
-                let to: ToEvent = Arc::new(move |frame, metrics, _| to_event(frame, keep_fields, metrics));
+                let to: ToEvent = Arc::new(move |frame, metrics, _| to_event(frame, read, metrics));
                 listen::serve(listener, ctx, self.spec, to)
             }
             Some(Bound::Udp(socket)) => {
                 log::info!("source {}: syslog on udp://{}", ctx.name, self.addr);
-                read_udp(&socket, &ctx, self.spec, keep_fields);
+                read_udp(&socket, &ctx, self.spec, read);
                 Ok(())
             }
             None => Err(Error::new(ErrorKind::Io, "syslog source: not bound")),
@@ -174,6 +193,11 @@ fn bind_udp(addr: SocketAddr, receive_buffer: usize) -> Result<UdpSocket> {
         );
     }
     Ok(socket)
+}
+
+/// Nothing but line ends: not a message.
+fn is_blank(data: &[u8]) -> bool {
+    data.iter().all(|b| matches!(b, b'\n' | b'\r' | b'\0'))
 }
 
 /// Datagrams handed from the receiving thread to the parsing one at a time.
@@ -204,7 +228,7 @@ impl Chunk {
 /// does nothing else; parsing and the SQLite put happen on this thread. While a
 /// put commits, the receiver keeps emptying the kernel buffer into a bounded
 /// queue ([`QUEUE`] chunks), so a commit's latency does not turn into kernel drops.
-fn read_udp(socket: &UdpSocket, ctx: &SourceContext, spec: StreamSpec, keep_fields: bool) {
+fn read_udp(socket: &UdpSocket, ctx: &SourceContext, spec: StreamSpec, read: Reading) {
     let metrics = ctx.output.metrics().clone();
     let port = socket.local_addr().map(|a| a.port()).unwrap_or(0);
     let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(QUEUE);
@@ -231,9 +255,13 @@ fn read_udp(socket: &UdpSocket, ctx: &SourceContext, spec: StreamSpec, keep_fiel
         let open = match rx.recv_timeout(wait) {
             Ok(chunk) => {
                 for &(start, kept, real) in &chunk.items {
-                    let data = chunk.data.get(start..start + kept).unwrap_or_default().to_vec();
+                    let data = chunk.data.get(start..start + kept).unwrap_or_default();
+                    if is_blank(data) {
+                        continue; // a bare newline is not a message (Flume skips it too)
+                    }
+                    let data = data.to_vec();
                     let frame = Frame { data, truncated: real > spec.max_message };
-                    batch.push(to_event(frame, keep_fields, &metrics));
+                    batch.push(to_event(frame, read, &metrics));
                 }
                 deadline.get_or_insert_with(|| Instant::now() + spec.batch_timeout);
                 true
