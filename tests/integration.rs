@@ -14,6 +14,8 @@ mod corruption;
 mod crash;
 // A real full disk (tmpfs): intake refused or evicting, delivery never stops, intake resumes.
 mod disk_full;
+// Flume's own syslog and HTTP test cases, as data, through the real agent.
+mod flume_cases;
 // http source -> SQLite -> http sink with the agent killed half way: zero loss.
 mod e2e;
 // Gateway intake: exec, host_metrics vs /proc, the rolling file sink, CORS for browsers.

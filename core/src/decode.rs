@@ -11,7 +11,8 @@
 //! | `application/x-ndjson` | `{"id":…,"timestamp":…,"headers":{…},"body":…}` a line |
 //!
 //! `text/plain` is what `navigator.sendBeacon` sends for a string. A charset, if given,
-//! must be UTF-8. In flume_json, `headers` may be left out and `body` is a string,
+//! must be UTF-8, UTF-16 or UTF-32 (Flume's three). In flume_json, `headers` and
+//! `body` may be left out (no body: an empty one, as in Flume), `body` is a string,
 //! base64 when header `sluice.body-encoding: base64` says so (the header is removed).
 //! In ndjson, `id`, `timestamp` and `headers` are optional, and exactly one of `body`
 //! and `body_base64` is required; blank lines are skipped. In both, an event without an
@@ -88,13 +89,12 @@ pub fn decode_request(
     body: &[u8],
     limits: &DecodeLimits,
 ) -> Result<Vec<Event>> {
-    let format = Format::of(content_type)?;
+    let (format, charset) = Format::of(content_type)?;
     let body = inflate(content_encoding, body, limits.max_inflated)?;
-    let text = std::str::from_utf8(&body)
-        .map_err(|e| Error::decode(format!("body is not valid utf-8 (at byte {})", e.valid_up_to())))?;
+    let text = charset.decode(&body)?;
     match format {
-        Format::FlumeJson => flume_json(text, limits),
-        Format::Ndjson => ndjson(text, limits),
+        Format::FlumeJson => flume_json(&text, limits),
+        Format::Ndjson => ndjson(&text, limits),
     }
 }
 
@@ -106,16 +106,21 @@ enum Format {
 }
 
 impl Format {
-    /// The format a `Content-Type` value names; its charset must be UTF-8.
-    fn of(content_type: Option<&str>) -> Result<Format> {
+    /// The format a `Content-Type` value names, and its charset.
+    fn of(content_type: Option<&str>) -> Result<(Format, Charset)> {
         let mut parts = content_type.unwrap_or_default().split(';');
         let media = parts.next().unwrap_or_default().trim();
-        parts.try_for_each(check_charset)?;
+        let mut charset = Charset::Utf8;
+        for parameter in parts {
+            if let Some(named) = Charset::of_parameter(parameter)? {
+                charset = named;
+            }
+        }
         let is = |name: &str| media.eq_ignore_ascii_case(name);
         if media.is_empty() || is("application/json") || is("text/plain") {
-            Ok(Format::FlumeJson)
+            Ok((Format::FlumeJson, charset))
         } else if is("application/x-ndjson") {
-            Ok(Format::Ndjson)
+            Ok((Format::Ndjson, charset))
         } else {
             Err(Error::decode(format!(
                 "unsupported content-type {media:?}: expected application/json or application/x-ndjson"
@@ -124,18 +129,80 @@ impl Format {
     }
 }
 
-/// Refuses a `charset` parameter other than UTF-8; other parameters pass.
-fn check_charset(parameter: &str) -> Result<()> {
-    match parameter.split_once('=') {
-        Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
-            let value = value.trim().trim_matches('"');
-            if value.eq_ignore_ascii_case("utf-8") || value.eq_ignore_ascii_case("utf8") {
-                Ok(())
-            } else {
-                Err(Error::decode(format!("unsupported charset {value:?}: expected utf-8")))
+/// The charsets a request may name: those Flume's JSONHandler takes. A byte
+/// order mark picks the byte order of UTF-16 and UTF-32; without one they are
+/// big-endian, as in Java. Bodies are stored as UTF-8 (Flume re-encodes them in
+/// the request's charset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Charset {
+    Utf8,
+    Utf16,
+    Utf32,
+}
+
+impl Charset {
+    /// The charset a `Content-Type` parameter names; other parameters pass.
+    fn of_parameter(parameter: &str) -> Result<Option<Charset>> {
+        let Some((name, value)) = parameter.split_once('=') else { return Ok(None) };
+        if !name.trim().eq_ignore_ascii_case("charset") {
+            return Ok(None);
+        }
+        let value = value.trim().trim_matches('"');
+        match value.to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => Ok(Some(Charset::Utf8)),
+            "utf-16" => Ok(Some(Charset::Utf16)),
+            "utf-32" => Ok(Some(Charset::Utf32)),
+            _ => Err(Error::decode(format!("unsupported charset {value:?}: expected utf-8, utf-16 or utf-32"))),
+        }
+    }
+
+    /// The body as text.
+    fn decode(self, body: &[u8]) -> Result<Cow<'_, str>> {
+        match self {
+            Charset::Utf8 => std::str::from_utf8(body)
+                .map(Cow::Borrowed)
+                .map_err(|e| Error::decode(format!("body is not valid utf-8 (at byte {})", e.valid_up_to()))),
+            Charset::Utf16 => {
+                let (little, rest) = match body {
+                    [0xff, 0xfe, rest @ ..] => (true, rest),
+                    [0xfe, 0xff, rest @ ..] => (false, rest),
+                    _ => (false, body),
+                };
+                if rest.len() % 2 != 0 {
+                    return Err(Error::decode("body is not valid utf-16: an odd number of bytes"));
+                }
+                let units = rest.chunks_exact(2).map(|u| {
+                    let pair = [u[0], u[1]];
+                    if little {
+                        u16::from_le_bytes(pair)
+                    } else {
+                        u16::from_be_bytes(pair)
+                    }
+                });
+                char::decode_utf16(units)
+                    .collect::<Result<String, _>>()
+                    .map(Cow::Owned)
+                    .map_err(|e| Error::decode(format!("body is not valid utf-16: {e}")))
+            }
+            Charset::Utf32 => {
+                let (little, rest) = match body {
+                    [0xff, 0xfe, 0, 0, rest @ ..] => (true, rest),
+                    [0, 0, 0xfe, 0xff, rest @ ..] => (false, rest),
+                    _ => (false, body),
+                };
+                if rest.len() % 4 != 0 {
+                    return Err(Error::decode("body is not valid utf-32: its length is not a multiple of 4"));
+                }
+                rest.chunks_exact(4)
+                    .map(|u| {
+                        let word = [u[0], u[1], u[2], u[3]];
+                        let n = if little { u32::from_le_bytes(word) } else { u32::from_be_bytes(word) };
+                        char::from_u32(n).ok_or_else(|| Error::decode(format!("body is not valid utf-32: {n:#x}")))
+                    })
+                    .collect::<Result<String>>()
+                    .map(Cow::Owned)
             }
         }
-        _ => Ok(()),
     }
 }
 

@@ -50,6 +50,41 @@ fn flume_json_events() -> Result<()> {
     Ok(())
 }
 
+/// Flume's TestJSONHandler: an event without a body is an empty body; UTF-16 and
+/// UTF-32 requests (with or without a byte order mark) are decoded.
+#[test]
+fn flume_json_handler_cases() -> Result<()> {
+    let json = r#"[{"headers":{"a": "b"}},{"headers":{"e": "f"},"body": "rand\"om_body2"}]"#;
+    let utf16be: Vec<u8> = json.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let utf16le: Vec<u8> = [0xff, 0xfe].into_iter().chain(json.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+    let utf16bom: Vec<u8> = [0xfe, 0xff].into_iter().chain(utf16be.iter().copied()).collect();
+    let utf32be: Vec<u8> = json.chars().flat_map(|c| u32::from(c).to_be_bytes()).collect();
+    let utf32le: Vec<u8> =
+        [0xff, 0xfe, 0, 0].into_iter().chain(json.chars().flat_map(|c| u32::from(c).to_le_bytes())).collect();
+    let cases: [(&str, &[u8]); 6] = [
+        ("utf-8", json.as_bytes()),
+        ("UTF-16", &utf16be),
+        ("utf-16", &utf16le),
+        ("utf-16", &utf16bom),
+        ("UTF-32", &utf32be),
+        ("utf-32", &utf32le),
+    ];
+    for (charset, body) in cases {
+        let content_type = format!("application/json; charset={charset}");
+        let events = decode_request(Some(&content_type), None, body, &limits())?;
+        assert_eq!(events.len(), 2, "{charset}");
+        assert_eq!((events[0].header("a"), events[0].body.as_slice()), (Some("b"), &b""[..]), "{charset}");
+        assert_eq!(
+            (events[1].header("e"), events[1].body.as_slice()),
+            (Some("f"), &b"rand\"om_body2"[..]),
+            "{charset}"
+        );
+    }
+    let odd = refusal(Some("application/json; charset=utf-16"), None, &utf16be[1..], &limits());
+    assert!(odd.contains("not valid utf-16"), "{odd}");
+    Ok(())
+}
+
 #[test]
 fn ndjson_events() -> Result<()> {
     let id = EventId::generate();
@@ -97,7 +132,6 @@ fn refuses_bad_events_naming_the_first() {
         (json, r#"[{"headers":{"x":{"y":"z"}},"body":""}]"#, "event 0: header \"x\" must be a string"),
         (json, r#"[{"headers":{"x":"1","x":"2"},"body":""}]"#, "event 0: header \"x\" appears twice"),
         (json, r#"[{"body":"a","extra":1}]"#, "event 0: unknown field `extra`"),
-        (json, r#"[{"headers":{}}]"#, "event 0: missing field `body`"),
         (json, r#"[{"body":5}]"#, "event 0: invalid type: integer `5`, expected a string"),
         (json, r#"[["headers","body"]]"#, "event 0: invalid type: sequence, expected an event object"),
         (json, r#"[{"body":"!!","headers":{"sluice.body-encoding":"base64"}}]"#, "event 0: body is not valid base64"),
@@ -127,7 +161,12 @@ fn refuses_bad_events_naming_the_first() {
         (nd, r#"["a"]"#, "event 0 (line 1): invalid type: sequence, expected an event object"),
         (nd, r#"{"body":"a"} {"body":"b"}"#, "event 0 (line 1): trailing characters"),
         (Some("application/xml"), "<a/>", "unsupported content-type \"application/xml\""),
-        (Some("application/json; charset=latin1"), "[]", "unsupported charset \"latin1\": expected utf-8"),
+        (
+            Some("application/json; charset=latin1"),
+            "[]",
+            "unsupported charset \"latin1\": expected utf-8, utf-16 or utf-32",
+        ),
+        (Some("application/json; charset=ISO-8859-1"), "[]", "unsupported charset \"ISO-8859-1\""),
     ];
     for (content_type, body, want) in cases {
         let got = refusal(*content_type, None, body.as_bytes(), &limits());

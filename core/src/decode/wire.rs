@@ -102,6 +102,7 @@ impl FlumeBatch<'_> {
 struct FlumeEvent {
     #[serde(default)]
     headers: Headers,
+    #[serde(default)]
     body: String,
 }
 
