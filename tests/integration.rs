@@ -16,6 +16,8 @@ mod crash;
 mod disk_full;
 // Flume's own syslog and HTTP test cases, as data, through the real agent.
 mod flume_cases;
+// The http source's dedup window: a retried batch stored once; an edge killed 10 times, no duplicates.
+mod dedup;
 // http source -> SQLite -> http sink with the agent killed half way: zero loss.
 mod e2e;
 // Gateway intake: exec, host_metrics vs /proc, the rolling file sink, CORS for browsers.

@@ -58,15 +58,32 @@ impl PutError {
     }
 }
 
-/// A piece of source state (a taildir read position) to write together with a put.
+/// A piece of source state to write together with a put: a taildir read
+/// position, or the event ids a de-duplicating source stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mark {
-    /// The source it belongs to.
-    pub source: String,
-    /// What it is about (a file's identity).
-    pub key: String,
-    /// The new value; `None` deletes the entry.
-    pub value: Option<Vec<u8>>,
+pub enum Mark {
+    /// A state entry.
+    State {
+        /// The source it belongs to.
+        source: String,
+        /// What it is about (a file's identity).
+        key: String,
+        /// The new value; `None` deletes the entry.
+        value: Option<Vec<u8>>,
+    },
+    /// Event ids stored by this put. If one was already remembered within
+    /// `window_ms`, the put fails with [`ErrorKind::Duplicate`](crate::error::ErrorKind):
+    /// another request stored it meanwhile.
+    Seen {
+        /// The source remembering them.
+        source: String,
+        /// The ids.
+        ids: Vec<u128>,
+        /// How long an id is remembered.
+        window_ms: u64,
+        /// Most ids remembered; the oldest go first.
+        max_ids: u64,
+    },
 }
 
 /// Events quarantined in the same transaction as a commit, with their reason.

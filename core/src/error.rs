@@ -24,6 +24,8 @@ pub enum ErrorKind {
     Io,
     /// The component or agent is shutting down or already closed.
     Closed,
+    /// A de-duplicating put met an event id stored meanwhile by another put.
+    Duplicate,
     /// Anything else.
     Other,
 }

@@ -54,6 +54,8 @@ pub struct SourceMetrics {
     pub malformed: Counter,
     /// Datagrams the kernel dropped before the source could read them (UDP).
     pub dropped_by_kernel: Counter,
+    /// Events not stored because their id was stored within the `dedup` window.
+    pub duplicates: Counter,
 }
 
 /// Counters and gauges of one channel.

@@ -2,6 +2,7 @@
 //! executor) and hands batches to [`Output::deliver`], which runs interceptors,
 //! routes by the selector and puts into the channels.
 
+pub mod dedup;
 pub mod exec;
 pub mod framing;
 pub mod host_metrics;

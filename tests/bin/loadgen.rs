@@ -1,7 +1,7 @@
 //! Generates log-like events (about 200 bytes, varying fields, a few headers) and
 //! POSTs them as flume_json batches to an http source; prints what was accepted.
 //!
-//! `loadgen ADDR TOTAL [BATCH] [CONNECTIONS]`. A request answered 503 is retried,
+//! `loadgen ADDR TOTAL [BATCH] [CONNECTIONS]`; `LOADGEN_IDS=1` gives each event an `id` header. A request answered 503 is retried,
 //! so at the end every event was accepted exactly once (barring a crash of the
 //! agent mid-request, after which the request is retried too: an at-least-once
 //! client, as real ones are).
@@ -63,10 +63,14 @@ pub fn line(n: usize) -> String {
 }
 
 fn body(range: std::ops::Range<usize>) -> Vec<u8> {
+    // LOADGEN_IDS=1: each event carries an `id` header, as an edge's http sink sends.
+    let with_ids = std::env::var_os("LOADGEN_IDS").is_some_and(|v| v == "1");
     let events: Vec<String> = range
         .map(|n| {
+            let id =
+                if with_ids { format!(",\"id\":\"{}\"", sluice::event::EventId::generate()) } else { String::new() };
             format!(
-                "{{\"headers\":{{\"seq\":\"{n}\",\"app\":\"web\",\"env\":\"bench\"}},\"body\":{}}}",
+                "{{\"headers\":{{\"seq\":\"{n}\",\"app\":\"web\",\"env\":\"bench\"{id}}},\"body\":{}}}",
                 serde_json::Value::String(line(n))
             )
         })

@@ -19,6 +19,7 @@ mod index;
 mod recover;
 pub mod salvage;
 pub mod schema;
+mod seen;
 pub mod space;
 mod state;
 pub mod wal;

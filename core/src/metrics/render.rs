@@ -30,6 +30,7 @@ fn flume_fields(entry: &Entry) -> (String, Vec<(&'static str, String)>) {
                 ("EventTruncatedCount", m.truncated.get().to_string()),
                 ("EventMalformedCount", m.malformed.get().to_string()),
                 ("KernelDroppedCount", m.dropped_by_kernel.get().to_string()),
+                ("EventDuplicateCount", m.duplicates.get().to_string()),
             ],
         ),
         Entry::Channel(name, m) => (
@@ -188,6 +189,12 @@ fn prometheus_fields(entry: &Entry) -> Vec<Sample> {
                 C,
                 "Datagrams the kernel dropped before the source read them.",
                 m.dropped_by_kernel.get().to_string(),
+            ),
+            (
+                "source_events_duplicate_total",
+                C,
+                "Events not stored: their id was stored within the source's dedup window.",
+                m.duplicates.get().to_string(),
             ),
         ],
         Entry::Channel(_, m) => vec![

@@ -6,6 +6,7 @@
 //! malformed input (nothing of that request is accepted); 413 over `max_body`;
 //! 503 when the channel is full; 401 without the configured bearer token.
 
+use super::dedup::{Dedup, DedupConfig};
 use super::{Source, SourceContext};
 use crate::channel::Wait;
 use crate::config::ComponentConfig;
@@ -36,6 +37,8 @@ crate::settings! {
         idle_timeout: Span = Span(server::DEFAULT_IDLE_TIMEOUT), "Time a kept-alive connection may wait for its next request.";
         max_inflight: ByteSize = ByteSize(server::DEFAULT_MAX_INFLIGHT as u64),
             "Bytes of request bodies held at once across all connections (at least 8/7 of `max_body`).";
+        dedup: Option<DedupConfig> = None,
+            "`window` (\"10m\"), `max_ids` (1000000): events whose `id` header was stored within the window are not stored again (off by default).";
     }
 }
 
@@ -47,6 +50,7 @@ pub struct HttpSource {
     decode: DecodeLimits,
     bearer: Option<String>,
     cors: Option<Vec<String>>,
+    dedup: Option<DedupConfig>,
 }
 
 impl HttpSourceConfig {
@@ -75,6 +79,11 @@ impl SourceSettings for HttpSourceConfig {
                 format!("must be at least {least}, 8/7 of max_body (an eighth is kept for small requests)"),
             ));
         }
+        if let Some(d) = &self.dedup {
+            if d.max_ids == 0 || d.window.0.is_zero() {
+                return Err(c.error("dedup", "window and max_ids must be above 0 (leave dedup out to turn it off)"));
+            }
+        }
         if let Some(bad) = self
             .cors_origins
             .iter()
@@ -92,7 +101,8 @@ impl SourceSettings for HttpSourceConfig {
         let addr = super::tcp::parse_listen(c, &self.listen)?;
         let decode = DecodeLimits { max_inflated: self.max_inflated.0 as usize, max_events: self.max_events };
         let (bearer, cors) = (self.bearer_token.clone(), self.cors_origins.clone());
-        Ok(Box::new(HttpSource { addr, listener: None, limits: self.limits(), decode, bearer, cors }))
+        let dedup = self.dedup.clone();
+        Ok(Box::new(HttpSource { addr, listener: None, limits: self.limits(), decode, bearer, cors, dedup }))
     }
 }
 
@@ -112,7 +122,12 @@ impl Source for HttpSource {
         let listener = smol::net::TcpListener::try_from(listener)?;
         log::info!("source {}: listening on http://{}", ctx.name, self.addr);
         let stop_rx = ctx.stop.closed_signal()?;
-        let policy = Policy { decode: self.decode.clone(), bearer: self.bearer.clone(), cors: self.cors.clone() };
+        let dedup = self.dedup.as_ref().map(|d| Dedup::new(&ctx.name, d));
+        if dedup.is_some() && ctx.output.state().is_none() {
+            return Err(Error::new(ErrorKind::Config, format!("source {}: dedup needs the agent's store", ctx.name)));
+        }
+        let policy =
+            Policy { decode: self.decode.clone(), bearer: self.bearer.clone(), cors: self.cors.clone(), dedup };
         let service = service(ctx.clone(), policy)?;
         smol::block_on(serve(ctx.executor.clone(), listener, self.limits.clone(), service, stop_rx));
         Ok(())
@@ -122,11 +137,12 @@ impl Source for HttpSource {
 /// Threads that decode and put requests: CPU and storage work stays off the I/O thread.
 const WORKERS: usize = 2;
 
-/// What a request must satisfy.
+/// What a request must satisfy, and how its events are stored.
 struct Policy {
     decode: DecodeLimits,
     bearer: Option<String>,
     cors: Option<Vec<String>>,
+    dedup: Option<Dedup>,
 }
 
 fn service(ctx: SourceContext, policy: Policy) -> Result<Service> {
@@ -150,7 +166,7 @@ fn service(ctx: SourceContext, policy: Policy) -> Result<Service> {
             let reply = if request.method == "OPTIONS" {
                 preflight(&request)
             } else {
-                handle(ctx, workers, &policy.decode, request).await
+                handle(ctx, workers, policy, request).await
             };
             // An origin that got this far is allowed: it gets the CORS headers on every reply.
             match origin {
@@ -160,6 +176,44 @@ fn service(ctx: SourceContext, policy: Policy) -> Result<Service> {
         })
     });
     Ok(Service { admit: Some(admit), handle })
+}
+
+/// Times a de-duplicating put is asked again after another request stored some of its ids meanwhile.
+const DUPLICATE_RETRIES: usize = 3;
+
+/// Puts a request's events; with `dedup`, only those not stored before, their
+/// ids remembered in the same transaction.
+fn store(
+    output: &super::Output,
+    dedup: Option<&Dedup>,
+    mut events: Vec<crate::event::Event>,
+    wait: &Wait,
+) -> std::result::Result<(), crate::channel::PutError> {
+    let (Some(dedup), Some(store)) = (dedup, output.state()) else {
+        return output.deliver_waiting(events, &[], wait);
+    };
+    let mut tries = 0;
+    loop {
+        let fresh = match dedup.fresh(store, events) {
+            Ok(fresh) => fresh,
+            Err(e) => return Err(crate::channel::PutError::new(e, Vec::new())),
+        };
+        if fresh.events.is_empty() {
+            output.metrics().duplicates.add(fresh.duplicates);
+            return Ok(());
+        }
+        match output.deliver_waiting(fresh.events, std::slice::from_ref(&fresh.mark), wait) {
+            Ok(()) => {
+                output.metrics().duplicates.add(fresh.duplicates);
+                return Ok(());
+            }
+            Err(refused) if refused.error.kind() == ErrorKind::Duplicate && tries < DUPLICATE_RETRIES => {
+                tries += 1;
+                events = refused.events;
+            }
+            Err(refused) => return Err(refused),
+        }
+    }
 }
 
 /// What a request's head alone decides, before a byte of its body is read:
@@ -209,7 +263,7 @@ fn preflight(request: &Request) -> Response {
         .with_header("Access-Control-Max-Age", "86400")
 }
 
-async fn handle(ctx: &SourceContext, workers: &Workers, limits: &DecodeLimits, request: Request) -> Response {
+async fn handle(ctx: &SourceContext, workers: &Workers, policy: &Arc<Policy>, request: Request) -> Response {
     if request.method == "GET" {
         return Response::text(200, "ok\n");
     }
@@ -217,20 +271,21 @@ async fn handle(ctx: &SourceContext, workers: &Workers, limits: &DecodeLimits, r
     let wait = Wait { since: request.received_at, cancelled: Some(request.cancelled.clone()) };
     // Decoding is CPU work: it runs on a blocking thread with the put, not on the I/O thread.
     let output = ctx.output.clone();
-    let limits = limits.clone();
+    let policy = policy.clone();
     let Some(outcome) = workers
         .run(move || {
             if wait.is_cancelled() {
                 return Ok(Err(None));
             }
             let content_type = request.header("content-type");
-            let events = decode_request(content_type, request.header("content-encoding"), &request.body, &limits)
-                .map_err(|e| (e, request.peer))?;
+            let events =
+                decode_request(content_type, request.header("content-encoding"), &request.body, &policy.decode)
+                    .map_err(|e| (e, request.peer))?;
             let n = events.len();
             if n == 0 {
                 return Ok(Ok(0));
             }
-            Ok(output.deliver_waiting(events, &[], &wait).map(|()| n).map_err(Some))
+            Ok(store(&output, policy.dedup.as_ref(), events, &wait).map(|()| n).map_err(Some))
         })
         .await
     else {

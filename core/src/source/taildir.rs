@@ -208,8 +208,10 @@ impl Follower {
         if forget.is_empty() {
             return;
         }
-        let marks: Vec<Mark> =
-            forget.iter().map(|key| Mark { source: self.ctx.name.clone(), key: key.clone(), value: None }).collect();
+        let marks: Vec<Mark> = forget
+            .iter()
+            .map(|key| Mark::State { source: self.ctx.name.clone(), key: key.clone(), value: None })
+            .collect();
         if let Some(store) = self.ctx.output.state() {
             if let Err(e) = store.save_marks(&marks) {
                 log::warn!("source {}: could not forget old positions: {e}", self.ctx.name);
@@ -339,7 +341,7 @@ impl Follower {
         }
         t.last_read = Instant::now();
         let path_text = t.path.to_string_lossy().into_owned();
-        let mark = Mark {
+        let mark = Mark::State {
             source: self.ctx.name.clone(),
             key: key.to_string(),
             value: Some(file::encode_position(lines.offset, &t.path)),

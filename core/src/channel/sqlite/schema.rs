@@ -11,7 +11,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The schema version this build writes, kept in `PRAGMA user_version`.
-pub const VERSION: i64 = 3;
+pub const VERSION: i64 = 4;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE rows (
@@ -68,6 +68,19 @@ CREATE TABLE source_state (
     value  BLOB NOT NULL,
     PRIMARY KEY (source, key)
 );
+";
+
+/// Version 4: event ids a de-duplicating source has stored (`dedup`), written in
+/// the transaction of the put that stored them. About 115 bytes on disk a
+/// remembered id, with its time index (`tests/bench/dedup.sh`).
+const SCHEMA_V4: &str = "
+CREATE TABLE seen_ids (
+    source TEXT    NOT NULL,
+    id     BLOB    NOT NULL,
+    at_ms  INTEGER NOT NULL,
+    PRIMARY KEY (source, id)
+) WITHOUT ROWID;
+CREATE INDEX seen_ids_by_age ON seen_ids (source, at_ms);
 ";
 
 /// The file name of the store inside the data directory.
@@ -333,6 +346,9 @@ fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
     }
     if version < 3 {
         tx.execute_batch(SCHEMA_V3)?;
+    }
+    if version < 4 {
+        tx.execute_batch(SCHEMA_V4)?;
     }
     if version > VERSION {
         log::warn!("store schema version {version} is newer than this build's {VERSION}; opening anyway");

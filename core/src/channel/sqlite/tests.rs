@@ -350,3 +350,30 @@ fn damage_found_while_running_is_salvaged_and_counted() -> Result<()> {
     assert_eq!(channel.take(10, usize::MAX)?.map(|t| t.events.len()), Some(3));
     Ok(())
 }
+
+/// `dedup`'s ids: remembered with the put that stored them, refused as
+/// Duplicate when remembered within the window, forgotten after it, and a
+/// failed put remembers nothing.
+#[test]
+fn seen_ids_ride_with_the_put() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path(), false)?;
+    let channel = store.channel("main", Capacity::default())?;
+    let seen =
+        |ids: &[u128], window_ms: u64| Mark::Seen { source: "in".into(), ids: ids.to_vec(), window_ms, max_ids: 100 };
+    let hour = 3_600_000;
+    channel.put_marked(events(2, Priority::Normal), &[seen(&[1, 2], hour)]).map_err(|e| e.error)?;
+    assert_eq!(store.seen("in", &[1, 2, 3], hour)?, [true, true, false]);
+    assert_eq!(store.seen("other", &[1], hour)?, [false], "ids are per source");
+    // Id 2 again: the whole put is refused, and id 3 of it is not remembered.
+    let refused = channel.put_marked(events(2, Priority::Normal), &[seen(&[3, 2], hour)]);
+    assert_eq!(refused.err().map(|e| e.error.kind()), Some(ErrorKind::Duplicate));
+    assert_eq!(store.seen("in", &[3], hour)?, [false]);
+    let stored = channel.take(100, usize::MAX)?.map_or(0, |t| t.events.len());
+    assert_eq!(stored, 2, "the refused put stored nothing");
+    // Outside a window of 0 ms the old entry no longer counts, and is replaced.
+    std::thread::sleep(Duration::from_millis(5));
+    channel.put_marked(events(1, Priority::Normal), &[seen(&[2], 1)]).map_err(|e| e.error)?;
+    assert_eq!(store.seen_count("in")?, 1, "entries older than the window are forgotten");
+    Ok(())
+}

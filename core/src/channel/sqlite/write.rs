@@ -251,19 +251,24 @@ fn insert_rows(tx: &Transaction<'_>, channel: usize, name: &str, encoded: &[Enco
     Ok(rows)
 }
 
-/// Writes (or, for `None`, deletes) source state entries inside a put's transaction.
+/// Writes (or, for `None`, deletes) source state entries, and remembers stored
+/// event ids, inside a put's transaction.
 pub(super) fn write_marks(tx: &Connection, marks: &[Mark]) -> Result<()> {
     for m in marks {
-        match &m.value {
-            Some(value) => tx
+        match m {
+            Mark::State { source, key, value: Some(value) } => tx
                 .prepare_cached(
                     "INSERT INTO source_state (source, key, value) VALUES (?1, ?2, ?3)
                      ON CONFLICT (source, key) DO UPDATE SET value = ?3",
                 )?
-                .execute(params![m.source, m.key, value])?,
-            None => tx
+                .execute(params![source, key, value])?,
+            Mark::State { source, key, value: None } => tx
                 .prepare_cached("DELETE FROM source_state WHERE source = ?1 AND key = ?2")?
-                .execute(params![m.source, m.key])?,
+                .execute(params![source, key])?,
+            Mark::Seen { source, ids, window_ms, max_ids } => {
+                super::seen::remember(tx, source, ids, *window_ms, *max_ids)?;
+                0
+            }
         };
     }
     Ok(())
