@@ -53,6 +53,11 @@ fn malformed_configs_exit_2_naming_file_line_and_key() {
             "sinks.out.workers: a stdout sink writes one local stream",
         ),
         (
+            "dedup of nothing",
+            GOOD.replace("type = \"stdin\"", "type = \"http\"\ndedup = { window = \"0s\" }"),
+            "sources.in.dedup: window and max_ids must be above 0",
+        ),
+        (
             "workers out of range",
             GOOD.replace("type = \"stdout\"", "type = \"http\"\nurl = \"http://127.0.0.1:9/\"\nworkers = 0"),
             "sinks.out.workers: expected a whole number from 1 to 32",

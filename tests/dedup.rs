@@ -35,15 +35,32 @@ fn batch(ids: &[String], first_seq: usize) -> Vec<u8> {
     format!("[{}]", events.join(",")).into_bytes()
 }
 
-#[test]
-fn a_retried_batch_is_stored_once_even_across_a_restart() {
+/// A deduplicating gateway shipping to a receiver, listening.
+struct Gateway {
+    dir: tempfile::TempDir,
+    receiver: Receiver,
+    config: PathBuf,
+    agent: Agent,
+    /// Its http source.
+    addr: String,
+    /// Its metrics listener.
+    metrics: String,
+}
+
+fn gateway() -> Gateway {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let receiver = Receiver::ok();
     let (port, metrics) = (free_port(), free_port());
     let config = gateway_config(dir.path(), port, metrics, &receiver.url(), true);
-    let mut gateway = Agent::start(&config, &dir.path().join("gateway1.log"));
+    let agent = Agent::start(&config, &dir.path().join("gateway1.log"));
     let addr = format!("127.0.0.1:{port}");
     assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok()), "no gateway");
+    Gateway { dir, receiver, config, agent, addr, metrics: format!("127.0.0.1:{metrics}") }
+}
+
+#[test]
+fn a_retried_batch_is_stored_once_even_across_a_restart() {
+    let Gateway { dir, receiver, config, agent: mut gateway, addr, metrics: m } = gateway();
     let ids: Vec<String> = (0..100).map(|_| sluice::event::EventId::generate().to_string()).collect();
     let send = |body: &[u8]| post(&addr, "/", "application/json", &[], body).unwrap_or_else(|e| panic!("{e}")).0;
 
@@ -52,7 +69,6 @@ fn a_retried_batch_is_stored_once_even_across_a_restart() {
     assert!(wait_until(Duration::from_secs(10), || receiver.events().len() >= 100));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(receiver.events().len(), 100, "the retried batch was stored once");
-    let m = format!("127.0.0.1:{metrics}");
     assert_eq!(metrics_json(&m)["SOURCE.edges"]["EventDuplicateCount"], "100");
 
     // The ids are in the store: a SIGKILL and a restart remember them.
@@ -69,6 +85,31 @@ fn a_retried_batch_is_stored_once_even_across_a_restart() {
     // Events without an id are never held back.
     assert_eq!(send(br#"[{"body":"no id"},{"body":"no id"}]"#), 200);
     assert!(wait_until(Duration::from_secs(10), || receiver.events().len() >= 152));
+}
+
+/// Eight clients posting the same batch at once (an edge's retry racing its
+/// first attempt): stored once; the puts that lost the race learn it in their
+/// transaction, ask again and store nothing.
+#[test]
+fn racing_requests_with_the_same_ids_store_them_once() {
+    let Gateway { receiver, addr, metrics, .. } = &gateway();
+    for round in 0..5 {
+        let ids: Vec<String> = (0..500).map(|_| sluice::event::EventId::generate().to_string()).collect();
+        let body = std::sync::Arc::new(batch(&ids, round * 500));
+        let clients: Vec<_> = (0..8)
+            .map(|_| {
+                let (addr, body) = (addr.to_string(), body.clone());
+                std::thread::spawn(move || post(&addr, "/", "application/json", &[], &body).map(|r| r.0))
+            })
+            .collect();
+        for client in clients {
+            assert_eq!(client.join().ok().and_then(Result::ok), Some(200), "every racer is answered 200");
+        }
+    }
+    assert!(wait_until(Duration::from_secs(10), || receiver.events().len() >= 2500));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(receiver.events().len(), 2500, "each batch stored once");
+    assert_eq!(metrics_json(metrics)["SOURCE.edges"]["EventDuplicateCount"], "17500");
 }
 
 /// Edge (http source, SQLite, http sink) → gateway (http source, `dedup`) → receiver.

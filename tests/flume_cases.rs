@@ -30,7 +30,7 @@ struct Clock {
 impl Clock {
     fn stamp(&self, days: i64) -> (String, String) {
         let t = self.now_s + days * 86_400;
-        let (_, m, d) = civil(t.div_euclid(86_400));
+        let (_, m, d) = sluice::calendar::civil_from_days(t.div_euclid(86_400));
         let s = t.rem_euclid(86_400);
         let text = format!("{} {:>2} {:02}:{:02}:{:02}", MONTHS[(m - 1) as usize], d, s / 3600, s % 3600 / 60, s % 60);
         (text, (t * 1000).to_string())
@@ -53,17 +53,11 @@ impl Clock {
     }
 }
 
-/// (year, month, day) of a day count since 1970-01-01.
-fn civil(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
+/// The rows of `tests/data/flume/NAME`.
+fn table(name: &str) -> Vec<Value> {
+    let path = format!("{}/data/flume/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn bytes_of(row: &Value, text: &str) -> Vec<u8> {
@@ -94,9 +88,7 @@ struct Ports {
 
 #[test]
 fn syslog_agrees_with_flumes_test_cases_over_udp_and_tcp() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/flume/syslog_cases.json");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let rows: Vec<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let rows = table("syslog_cases.json");
     assert!(rows.len() >= 60, "the table lost rows: {}", rows.len());
 
     // One UDP and one TCP source per distinct extra setting, all into one channel.
@@ -225,9 +217,7 @@ fn generated(n: u64) -> Value {
 
 #[test]
 fn http_source_agrees_with_flumes_json_handler_cases() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data/flume/http_cases.json");
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let rows: Vec<Value> = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let rows = table("http_cases.json");
     assert!(rows.len() >= 15, "the table lost rows: {}", rows.len());
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let receiver = Receiver::ok();

@@ -9,6 +9,7 @@
 #![warn(missing_docs, rust_2018_idioms)]
 
 pub mod agent;
+pub mod calendar;
 pub mod channel;
 pub mod config;
 pub mod convert;

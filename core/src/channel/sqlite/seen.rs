@@ -6,10 +6,19 @@ use super::Store;
 use crate::error::{Error, ErrorKind, Result};
 use crate::event::{now_ms, EventId};
 use rusqlite::{params, Connection};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
-/// The second the `max_ids` bound was last enforced (counting is a scan: once a second).
-static CAPPED_AT_S: AtomicU64 = AtomicU64::new(0);
+/// Per source, the second its `max_ids` bound was last enforced (counting is a
+/// scan: once a second per source).
+static CAPPED_AT_S: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
+
+/// Whether `source`'s bound is due this `second` (and now marked done).
+fn cap_due(source: &str, second: u64) -> bool {
+    let mut capped = CAPPED_AT_S.lock().unwrap_or_else(|p| p.into_inner());
+    let last = capped.get_or_insert_with(HashMap::new).insert(source.to_string(), second);
+    last != Some(second)
+}
 
 impl Store {
     /// For each of `ids`, whether `source` stored it within the last `window_ms`.
@@ -56,7 +65,7 @@ pub(super) fn remember(tx: &Connection, source: &str, ids: &[u128], window_ms: u
     }
     tx.prepare_cached("DELETE FROM seen_ids WHERE source = ?1 AND at_ms < ?2")?.execute(params![source, since])?;
     let second = now / 1000;
-    if CAPPED_AT_S.swap(second, Ordering::Relaxed) != second {
+    if cap_due(source, second) {
         let count: u64 = tx.query_row("SELECT count(*) FROM seen_ids WHERE source = ?1", [source], |r| r.get(0))?;
         if count > max_ids {
             tx.prepare_cached(

@@ -375,5 +375,9 @@ fn seen_ids_ride_with_the_put() -> Result<()> {
     std::thread::sleep(Duration::from_millis(5));
     channel.put_marked(events(1, Priority::Normal), &[seen(&[2], 1)]).map_err(|e| e.error)?;
     assert_eq!(store.seen_count("in")?, 1, "entries older than the window are forgotten");
+    // Beyond max_ids the oldest go (checked once a second per source: first time now).
+    let capped = Mark::Seen { source: "capped".into(), ids: vec![7, 8, 9], window_ms: hour, max_ids: 2 };
+    channel.put_marked(events(3, Priority::Normal), &[capped]).map_err(|e| e.error)?;
+    assert_eq!(store.seen_count("capped")?, 2, "max_ids bounds what is remembered");
     Ok(())
 }

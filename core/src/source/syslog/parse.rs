@@ -73,11 +73,9 @@ impl Parsed {
         }
         let spaced =
             [(keep.version, f.version.as_ref()), (keep.timestamp, Some(&f.timestamp)), (keep.hostname, Some(&f.host))];
-        for (_, r) in spaced.iter().filter(|(on, _)| *on) {
-            if let Some(r) = r {
-                out.extend_from_slice(part(r));
-                out.push(b' ');
-            }
+        for r in spaced.into_iter().filter_map(|(on, r)| r.filter(|_| on)) {
+            out.extend_from_slice(part(r));
+            out.push(b' ');
         }
         out.extend_from_slice(part(&f.body));
         Body::Joined(out)
@@ -110,14 +108,14 @@ pub fn parse_at(original: &[u8], incomplete: bool, charset: Charset, now_ms: u64
         return Parsed { headers, fields: None, message: whole, invalid: true };
     };
     let mut headers = vec![("Facility", (pri / 8).to_string()), ("Severity", (pri % 8).to_string())];
-    let b = message;
-    let (fields, bsd) = match match_5424(b, after) {
+    let (fields, bsd) = match match_5424(message, after) {
         Some(f) => (Some(f), false),
-        None => (match_3164(b, after), true),
+        None => (match_3164(message, after), true),
     };
     if let Some(f) = &fields {
         // Every part but the body is ASCII, by the patterns.
-        let part = |r: &Range<usize>| b.get(r.clone()).and_then(|p| std::str::from_utf8(p).ok()).unwrap_or_default();
+        let part =
+            |r: &Range<usize>| message.get(r.clone()).and_then(|p| std::str::from_utf8(p).ok()).unwrap_or_default();
         headers.push(("priority", part(&(1..f.priority.end - 1)).to_string()));
         if let Some(v) = &f.version {
             headers.push(("version", part(v).to_string()));

@@ -9,6 +9,8 @@
 //! JVM's zone, which is UTC on the servers Flume usually runs on, and drops the
 //! offset of a stamp with a fraction: a `SimpleDateFormat` prefix parse.)
 
+use crate::calendar::{civil_from_days, days_from_civil, month_length};
+
 /// Milliseconds since the epoch of an RFC 3339 timestamp (`2026-11-25T18:10:47.123+01:00`,
 /// `...Z`, or without a zone: UTC). Up to 6 fraction digits, as Flume's pattern allows.
 pub fn rfc3339_ms(t: &str) -> Option<u64> {
@@ -79,7 +81,7 @@ pub fn bsd_timestamp_ms(t: &str, now_ms: u64) -> Option<u64> {
         return None;
     }
     let now = i64::try_from(now_ms).ok()?;
-    let year = civil_year(now.div_euclid(86_400_000));
+    let (year, _, _) = civil_from_days(now.div_euclid(86_400_000));
     let time_of_day = (hour * 3600 + minute * 60 + second) * 1000;
     let at = |months_from_this_year: i64| {
         let (y, m) = shift_month(year, month, months_from_this_year);
@@ -105,39 +107,6 @@ fn digits(s: &str, len: std::ops::RangeInclusive<usize>) -> Option<i64> {
 fn shift_month(year: i64, month: i64, months: i64) -> (i64, i64) {
     let index = year * 12 + (month - 1) + months;
     (index.div_euclid(12), index.rem_euclid(12) + 1)
-}
-
-fn month_length(year: i64, month: i64) -> i64 {
-    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-    match month {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// The year of a day count since 1970-01-01.
-fn civil_year(days: i64) -> i64 {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    yoe + era * 400 + i64::from(month <= 2)
 }
 
 #[cfg(test)]
