@@ -21,6 +21,7 @@ pub mod interceptor;
 pub mod metrics;
 pub mod mobile;
 pub mod registry;
+pub mod reload;
 pub mod runner;
 pub mod selector;
 pub mod sink;

@@ -1,6 +1,6 @@
 //! Turning byte spans into `file:line` and naming the offending key.
 
-use super::toml::{self, ParseError, Table, Value};
+use super::toml::{self, ParseError, Table, Value, Written};
 use crate::error::{Error, Result};
 use serde::de::DeserializeOwned;
 use std::ops::Range;
@@ -94,6 +94,9 @@ pub struct ComponentConfig {
     pub kind: String,
     /// Every key but those the topology itself reads.
     pub table: Table,
+    /// The whole table as written (`type` and routing keys included), to tell on
+    /// reload whether the component changed.
+    pub written: Written,
     pub(crate) span: Range<usize>,
     pub(crate) file: Location,
 }
@@ -139,7 +142,16 @@ impl ComponentConfig {
     pub fn from_toml(kind: &str, text: &str) -> Result<ComponentConfig> {
         let file = Location::file(Path::new("test.toml"), text);
         let table = toml::parse(text).map_err(|e| file.parse_error(&e))?;
-        Ok(ComponentConfig { section: "test", name: kind.into(), kind: kind.into(), table, span: 0..text.len(), file })
+        let written = Written::new(table.clone());
+        Ok(ComponentConfig {
+            section: "test",
+            name: kind.into(),
+            kind: kind.into(),
+            table,
+            written,
+            span: 0..text.len(),
+            file,
+        })
     }
 
     /// An error about key `key` of this component.

@@ -95,6 +95,7 @@ pub(super) fn resolve(raw: &RawConfig, file: &Location) -> Result<(MobileSpec, C
         return Err(at(if capacity.max_events == 0 { "max_events" } else { "max_bytes" }, "must be greater than 0"));
     }
     let power_safe = m.durability == Durability::Power;
-    let channel = ChannelSpec { name: APP_CHANNEL.into(), in_memory: false, capacity, power_safe };
+    let written = super::toml::Written::default();
+    let channel = ChannelSpec { name: APP_CHANNEL.into(), in_memory: false, capacity, power_safe, written };
     Ok((spec, channel))
 }

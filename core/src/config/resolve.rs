@@ -6,7 +6,7 @@ use super::raw::{RawConfig, RawSelector};
 use super::sections::{
     AgentConfig, ChannelConfig, ChannelKind, Durability, GroupConfig, ProcessorKind, SelectorKind, SinkRunnerConfig,
 };
-use super::toml::{Kind, Spanned, Table, Value};
+use super::toml::{Kind, Spanned, Table, Value, Written};
 use crate::channel::Capacity;
 use crate::error::Result;
 use crate::registry::{InterceptorSettings, Registry, SinkSettings, SourceSettings};
@@ -31,6 +31,26 @@ pub struct Topology {
     pub groups: Vec<GroupSpec>,
     /// `[mobile]`: present for the mobile SDK's configurations only.
     pub mobile: Option<MobileSpec>,
+}
+
+impl Topology {
+    /// The groups the agent runs, one runner each: the configured groups, then
+    /// every sink outside them as a group of one named after it.
+    pub fn runner_groups(&self) -> Vec<GroupSpec> {
+        let grouped: BTreeSet<&str> = self.groups.iter().flat_map(|g| g.sinks.iter().map(String::as_str)).collect();
+        let alone = self.sinks.iter().filter(|s| !grouped.contains(s.component.name.as_str())).map(|s| GroupSpec {
+            name: s.component.name.clone(),
+            sinks: vec![s.component.name.clone()],
+            processor: Processor::Failover,
+            max_penalty: Duration::ZERO,
+        });
+        self.groups.iter().cloned().chain(alone).collect()
+    }
+
+    /// The sink called `name`.
+    pub fn sink(&self, name: &str) -> Option<&SinkSpec> {
+        self.sinks.iter().find(|s| s.component.name == name)
+    }
 }
 
 /// Who reads the configuration.
@@ -68,6 +88,8 @@ pub struct ChannelSpec {
     pub capacity: Capacity,
     /// `durability = "power"`.
     pub power_safe: bool,
+    /// Its table as written, to tell on reload whether it changed.
+    pub written: Written,
 }
 
 /// A source and where its events go.
@@ -130,7 +152,7 @@ impl Processor {
 }
 
 /// A sink group.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GroupSpec {
     /// Name.
     pub name: String,
@@ -268,7 +290,8 @@ fn component(
         }
         None => return Err(file.error(&span, format!("{section}.{name}: missing key `type`"))),
     };
-    Ok(ComponentConfig { section, name: name.to_string(), kind, table: rest, span, file: file.clone() })
+    let written = Written::new(table.get_ref().clone());
+    Ok(ComponentConfig { section, name: name.to_string(), kind, table: rest, written, span, file: file.clone() })
 }
 
 fn resolve_channel(name: &str, table: &Spanned<Table>, file: &Location) -> Result<ChannelSpec> {
@@ -277,6 +300,7 @@ fn resolve_channel(name: &str, table: &Spanned<Table>, file: &Location) -> Resul
         name: name.into(),
         kind: String::new(),
         table: table.get_ref().clone(),
+        written: Written::new(table.get_ref().clone()),
         span: table.span(),
         file: file.clone(),
     };
@@ -294,7 +318,8 @@ fn resolve_channel(name: &str, table: &Spanned<Table>, file: &Location) -> Resul
             c.error(if capacity.max_events == 0 { "max_events" } else { "max_bytes" }, "must be greater than 0")
         );
     }
-    Ok(ChannelSpec { name: name.into(), in_memory, capacity, power_safe: config.durability == Durability::Power })
+    let power_safe = config.durability == Durability::Power;
+    Ok(ChannelSpec { name: name.into(), in_memory, capacity, power_safe, written: c.written })
 }
 
 fn resolve_source(
@@ -345,6 +370,7 @@ fn interceptor(source: &ComponentConfig, i: usize, item: &Value, registry: &Regi
     let Kind::Table(table) = &item.kind else {
         return Err(source.error("interceptors", format!("item {i}: expected a table like {{ type = \"host\" }}")));
     };
+    let written = Written::new(table.clone());
     let mut table = table.clone();
     let Some(Value { kind: Kind::String(kind), .. }) = table.remove("type") else {
         return Err(source.error("interceptors", format!("item {i}: missing string key `type`")));
@@ -355,6 +381,7 @@ fn interceptor(source: &ComponentConfig, i: usize, item: &Value, registry: &Regi
         name: format!("{}.interceptors[{i}]", source.name),
         kind,
         table,
+        written,
         span,
         file: source.file.clone(),
     };

@@ -106,3 +106,37 @@ impl<T> Spanned<T> {
         self.span.clone()
     }
 }
+
+/// A table as it was written, compared by content only: moving it to another
+/// line, or reordering its keys, does not change it. A reload compares these to
+/// tell a changed component from an unchanged one.
+#[derive(Debug, Clone, Default)]
+pub struct Written(Table);
+
+impl Written {
+    /// `table`, to be compared by content.
+    pub fn new(table: Table) -> Written {
+        Written(table)
+    }
+}
+
+impl PartialEq for Written {
+    fn eq(&self, other: &Written) -> bool {
+        same_tables(&self.0, &other.0)
+    }
+}
+
+fn same_tables(a: &Table, b: &Table) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+}
+
+/// Whether two values are equal, wherever they were written.
+fn same(a: &Value, b: &Value) -> bool {
+    match (&a.kind, &b.kind) {
+        (Kind::Array(x), Kind::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
+        (Kind::Table(x), Kind::Table(y)) => same_tables(x, y),
+        // Bits, so that `nan` equals itself: the text did not change.
+        (Kind::Float(x), Kind::Float(y)) => x.to_bits() == y.to_bits(),
+        (x, y) => x == y,
+    }
+}

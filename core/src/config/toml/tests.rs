@@ -337,3 +337,25 @@ fn newtype_structs_and_enum_variants_with_data() -> Result<(), String> {
     assert_eq!(e.path(), "events", "{}", e.message());
     Ok(())
 }
+
+#[test]
+fn written_tables_compare_by_content_not_place() -> Result<(), ParseError> {
+    let written = |text: &str| -> Result<Written, ParseError> {
+        let doc = parse(text)?;
+        let table = doc.get("s").and_then(Value::as_table).cloned().unwrap_or_default();
+        Ok(Written::new(table))
+    };
+    let base = written("[s]\na = 1\nb = [\"x\", { c = nan }]\n")?;
+    let cases = [
+        ("moved and reordered", "\n\n[s]\nb = [\"x\", { c = nan }]\na = 1\n", true),
+        ("inline", "s = { a = 1, b = [\"x\", { c = nan }] }\n", true),
+        ("a value changed", "[s]\na = 2\nb = [\"x\", { c = nan }]\n", false),
+        ("a nested value changed", "[s]\na = 1\nb = [\"x\", { c = 1.0 }]\n", false),
+        ("a key added", "[s]\na = 1\nb = [\"x\", { c = nan }]\nd = true\n", false),
+        ("a type changed", "[s]\na = \"1\"\nb = [\"x\", { c = nan }]\n", false),
+    ];
+    for (what, text, same) in cases {
+        assert_eq!(written(text)? == base, same, "{what}");
+    }
+    Ok(())
+}
