@@ -110,6 +110,9 @@ fn status_page_shows_what_metrics_json_says() {
     assert_eq!(cell(&dom, "CHANNEL.main:ChannelFillPercentage").as_deref(), Some("7.00%"));
     assert!(dom.contains("in (http) → main, side"), "topology missing:\n{dom}");
     assert!(dom.contains("main → up (http)"), "topology missing");
+    let hash = std::process::Command::new("sha256sum").arg(&config).output().map(|o| o.stdout).unwrap_or_default();
+    let hash = String::from_utf8_lossy(&hash).chars().take(12).collect::<String>();
+    assert!(dom.contains(&format!("configuration {hash} loaded ")), "the configuration's hash is shown:\n{dom}");
     assert!(dom.contains("<canvas id=\"chart\""), "chart missing");
 
     let page = sluice_tests::get(&metrics, "/");

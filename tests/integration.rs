@@ -18,6 +18,8 @@ mod disk_full;
 mod flume_cases;
 // The http source's dedup window: a retried batch stored once; an edge killed 10 times, no duplicates.
 mod dedup;
+// Configuration reload: SIGHUP and the file watch under load; refused versions counted.
+mod reload;
 // http source -> SQLite -> http sink with the agent killed half way: zero loss.
 mod e2e;
 // Gateway intake: exec, host_metrics vs /proc, the rolling file sink, CORS for browsers.

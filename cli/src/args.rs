@@ -43,7 +43,11 @@ pub struct Args {
 
 /// Each command's usage line and what it does.
 pub const COMMANDS: [(&str, &str, &str); 7] = [
-    ("run", "sluice run [-c FILE]", "run the agent (without -c: the built-in quickstart)"),
+    (
+        "run",
+        "sluice run [-c FILE]",
+        "run the agent (without -c: the built-in quickstart); SIGHUP or a change to FILE reloads it",
+    ),
     ("check", "sluice check FILE", "validate a config and print what it sets up; starts nothing"),
     (
         "inspect",

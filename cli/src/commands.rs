@@ -1,7 +1,8 @@
 //! The subcommands.
 
 use crate::args::QuarantineAction;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use crate::reload;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use sluice::agent::{dir_in_use, Agent};
 use sluice::channel::sqlite;
 use sluice::config::{keys, Config, QUICKSTART};
@@ -32,11 +33,17 @@ fn load(path: Option<&Path>, registry: &Registry) -> Result<Config> {
     }
 }
 
-/// `sluice run`: start, wait for SIGTERM/SIGINT, drain within the bound.
+/// `sluice run`: start; reload on SIGHUP and when the file changes; on
+/// SIGTERM/SIGINT drain within the bound.
 pub fn run(path: Option<&Path>) -> Result<()> {
     let registry = Registry::with_builtins();
-    let config = load(path, &registry)?;
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+    let text = match path {
+        Some(path) => sluice::config::read_config_file(path)?,
+        None => QUICKSTART.to_string(),
+    };
+    let stamp = path.and_then(reload::Stamp::of);
+    let config = Config::parse(&text, path.unwrap_or(Path::new("<built-in quickstart>")), &registry)?;
+    let signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(|e| Error::new(ErrorKind::Io, format!("signals: {e}")))?;
     if let Some(files) = sluice::agent::raise_open_files_limit() {
         log::debug!("open files limit: {files}");
@@ -52,20 +59,48 @@ pub fn run(path: Option<&Path>) -> Result<()> {
     for warning in sluice::config::warnings::warnings(&config.topology) {
         log::warn!("{warning}");
     }
-    let agent = Agent::start(&config.topology, &registry)?;
-    log::info!("running: stop with Ctrl-C or SIGTERM (batches in flight are drained first)");
-    let signal = signals.forever().next();
-    log::info!(
-        "signal {}: stopping (draining up to {})",
-        signal.unwrap_or(0),
-        Span(config.topology.agent.drain_timeout)
-    );
-    if agent.shutdown(config.topology.agent.drain_timeout) {
+    let mut agent = Agent::start(&config.topology, &registry)?;
+    agent.metrics().config.loaded(&reload::hash(&text), sluice::event::now_ms());
+    log::info!("running: stop with Ctrl-C or SIGTERM (batches in flight are drained first); reload with SIGHUP");
+    let signals = forward(signals)?;
+    let mut watch = reload::Watch::new(stamp);
+    let signal = loop {
+        let due = match signals.recv_timeout(reload::POLL) {
+            Ok(SIGHUP) => true,
+            Ok(signal) => break signal,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => path.is_some_and(|p| watch.poll(reload::Stamp::of(p))),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break 0,
+        };
+        match path {
+            Some(path) if due => {
+                watch.loaded(reload::Stamp::of(path));
+                reload::reload(path, &mut agent, &registry);
+            }
+            None if due => log::warn!("SIGHUP: the built-in quickstart has no file to reload"),
+            _ => {}
+        }
+    };
+    let drain_timeout = agent.topology().agent.drain_timeout;
+    log::info!("signal {signal}: stopping (draining up to {})", Span(drain_timeout));
+    if agent.shutdown(drain_timeout) {
         log::info!("stopped cleanly");
     } else {
         log::warn!("drain timeout: batches in flight were rolled back and will be sent again");
     }
     Ok(())
+}
+
+/// Signals as a channel the run loop can wait on with a timeout.
+fn forward(mut signals: signal_hook::iterator::Signals) -> Result<std::sync::mpsc::Receiver<i32>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new().name("sluice-signals".into()).spawn(move || {
+        for signal in signals.forever() {
+            if tx.send(signal).is_err() {
+                return;
+            }
+        }
+    })?;
+    Ok(rx)
 }
 
 /// `sluice check`: validate and print the resolved topology, in the

@@ -11,6 +11,7 @@ mod commands;
 mod glibc;
 mod help;
 mod logger;
+mod reload;
 mod time;
 
 use args::Command;

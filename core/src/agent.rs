@@ -1,15 +1,19 @@
-//! The agent: builds a topology, runs it, and shuts it down within a bound.
+//! The agent: builds a topology, runs it, reloads it, and shuts it down within a bound.
+
+mod reload;
+
+pub use reload::Reloaded;
 
 use crate::channel::{Channel, MemoryChannel, Store};
-use crate::config::{GroupSpec, Processor, Topology};
+use crate::config::{ChannelSpec, GroupSpec, SourceSpec, Topology};
 use crate::error::{Error, ErrorKind, Result};
 use crate::metrics::{self, Entry, SinkMetrics, SourceMetrics};
 use crate::mobile::Gate;
 use crate::registry::Registry;
 use crate::runner::{Member, Runner};
-use crate::source::{Output, SourceContext};
+use crate::source::{Output, Route, SourceContext};
 use crate::stop::Stop;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -17,8 +21,17 @@ use std::time::{Duration, Instant};
 
 /// A running agent.
 pub struct Agent {
+    /// Set at shutdown: the metrics server and its sampler.
     stop: Arc<Stop>,
-    channels: Vec<Arc<dyn Channel>>,
+    /// The topology running now (what a reload compares the new one with).
+    topology: Topology,
+    channels: BTreeMap<String, Arc<dyn Channel>>,
+    sources: BTreeMap<String, RunningSource>,
+    groups: BTreeMap<String, RunningGroup>,
+    /// Counters outlive a component's restart: a reload does not reset them.
+    source_metrics: BTreeMap<String, Arc<SourceMetrics>>,
+    sink_metrics: BTreeMap<String, Arc<SinkMetrics>>,
+    /// Sink threads still running, of every group.
     running: Arc<AtomicUsize>,
     metrics: Arc<metrics::Registry>,
     store: Option<Arc<Store>>,
@@ -26,7 +39,22 @@ pub struct Agent {
     /// Held by every sink thread too: a runner still finishing a request after a
     /// timed-out shutdown keeps the store locked against a second opener.
     lock: Option<Arc<File>>,
+    executor: Arc<smol::Executor<'static>>,
     _executor_stop: smol::channel::Sender<()>,
+}
+
+/// A source's thread and what stops or reroutes it.
+struct RunningSource {
+    stop: Arc<Stop>,
+    output: Arc<Output>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// A sink group's runner threads and what stops them.
+struct RunningGroup {
+    stop: Arc<Stop>,
+    running: Arc<AtomicUsize>,
+    channel: Arc<dyn Channel>,
 }
 
 impl Agent {
@@ -57,15 +85,6 @@ impl Agent {
         } else {
             (None, None)
         };
-        let mut channels: BTreeMap<String, Arc<dyn Channel>> = BTreeMap::new();
-        for spec in &topology.channels {
-            let channel: Arc<dyn Channel> = match &store {
-                Some(store) if !spec.in_memory => Arc::new(store.channel(&spec.name, spec.capacity)?),
-                _ => Arc::new(MemoryChannel::new(&spec.name, spec.capacity)),
-            };
-            metrics.add(Entry::Channel(spec.name.clone(), channel.metrics().clone()));
-            channels.insert(spec.name.clone(), channel);
-        }
         let executor = Arc::new(smol::Executor::new());
         let (executor_stop, stopped) = smol::channel::bounded::<()>(1);
         let ex = executor.clone();
@@ -74,29 +93,36 @@ impl Agent {
             .spawn(move || smol::block_on(ex.run(async move { stopped.recv().await.ok() })))?;
 
         let gate = topology.mobile.as_ref().map(|spec| Arc::new(Gate::new(spec.clone(), store.clone())));
-        let agent = Agent {
+        let mut agent = Agent {
             stop,
-            channels: channels.values().cloned().collect(),
+            topology: topology.clone(),
+            channels: BTreeMap::new(),
+            sources: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            source_metrics: BTreeMap::new(),
+            sink_metrics: BTreeMap::new(),
             running,
             metrics,
             store,
             gate,
             lock: lock.map(Arc::new),
+            executor,
             _executor_stop: executor_stop,
         };
-        agent.start_sinks(topology, registry, &channels)?;
-        agent.start_sources(topology, &channels, &executor)?;
+        for spec in &topology.channels {
+            agent.open_channel(spec)?;
+        }
+        for group in topology.runner_groups() {
+            agent.start_group(topology, registry, &group)?;
+        }
+        for spec in &topology.sources {
+            agent.start_source(spec)?;
+        }
+        agent.metrics.set_topology(describe(topology));
         // Last, so a metrics port that answers means every network source is
         // bound: probes and scripts may treat it as "ready for intake".
         if let Some(addr) = topology.agent.metrics_listen {
-            let described = describe(topology);
-            crate::metrics::server::start(
-                addr,
-                agent.metrics.clone(),
-                executor.clone(),
-                agent.stop.clone(),
-                described,
-            )?;
+            crate::metrics::server::start(addr, agent.metrics.clone(), agent.executor.clone(), agent.stop.clone())?;
         }
         if let Some(aside) = agent.store.as_ref().and_then(|s| s.set_aside()) {
             log::error!(
@@ -107,24 +133,32 @@ impl Agent {
         Ok(agent)
     }
 
-    fn start_sinks(
-        &self,
-        topology: &Topology,
-        registry: &Registry,
-        channels: &BTreeMap<String, Arc<dyn Channel>>,
-    ) -> Result<()> {
-        let mut metrics: BTreeMap<&str, Arc<SinkMetrics>> = BTreeMap::new();
-        for spec in &topology.sinks {
-            let m = Arc::new(SinkMetrics::default());
-            self.metrics.add(Entry::Sink(spec.component.name.clone(), m.clone()));
-            metrics.insert(&spec.component.name, m);
+    fn open_channel(&mut self, spec: &ChannelSpec) -> Result<()> {
+        let channel: Arc<dyn Channel> = match &self.store {
+            Some(store) if !spec.in_memory => Arc::new(store.channel(&spec.name, spec.capacity)?),
+            _ => Arc::new(MemoryChannel::new(&spec.name, spec.capacity)),
+        };
+        self.metrics.add(Entry::Channel(spec.name.clone(), channel.metrics().clone()));
+        self.channels.insert(spec.name.clone(), channel);
+        Ok(())
+    }
+
+    /// Builds the members of `group` from `topology` and starts its runner and workers.
+    fn start_group(&mut self, topology: &Topology, registry: &Registry, group: &GroupSpec) -> Result<()> {
+        // A group batches and retries by the settings of its first sink.
+        let Some(first) = group.sinks.first().and_then(|n| topology.sink(n)) else { return Ok(()) };
+        for name in &group.sinks {
+            if !self.sink_metrics.contains_key(name) {
+                let m = Arc::new(SinkMetrics::default());
+                self.metrics.add(Entry::Sink(name.clone(), m.clone()));
+                self.sink_metrics.insert(name.clone(), m);
+            }
         }
         // Every worker gets sinks of its own (its own connections); they share the metrics.
         let build = |names: &[String]| -> Result<Vec<Member>> {
             let mut members = Vec::with_capacity(names.len());
             for name in names {
-                let Some(spec) = topology.sinks.iter().find(|s| s.component.name == *name) else { continue };
-                let Some(m) = metrics.get(name.as_str()) else { continue };
+                let (Some(spec), Some(m)) = (topology.sink(name), self.sink_metrics.get(name)) else { continue };
                 members.push(Member::new(
                     name.clone(),
                     spec.settings.build(&spec.component, registry.host())?,
@@ -133,71 +167,69 @@ impl Agent {
             }
             Ok(members)
         };
-        // A sink outside every group runs as a group of one.
-        let grouped: BTreeSet<&str> = topology.groups.iter().flat_map(|g| g.sinks.iter().map(String::as_str)).collect();
-        let alone = topology.sinks.iter().filter(|s| !grouped.contains(s.component.name.as_str())).map(|s| GroupSpec {
-            name: s.component.name.clone(),
-            sinks: vec![s.component.name.clone()],
-            processor: Processor::Failover,
-            max_penalty: Duration::ZERO,
-        });
-        for GroupSpec { name, sinks, processor, max_penalty } in topology.groups.iter().cloned().chain(alone) {
-            // A group batches and retries by the settings of its first sink.
-            let Some(first) = sinks.first().and_then(|n| topology.sinks.iter().find(|s| s.component.name == *n)) else {
-                continue;
-            };
-            let channel = channel_for(channels, &first.channel)?;
-            let runner = Runner::new(
-                name.clone(),
-                channel,
-                build(&sinks)?,
-                processor,
-                max_penalty,
-                first.runner,
-                self.store.clone(),
-                self.stop.clone(),
-            )
-            .with_loss_reports(topology.agent.report_interval);
-            let runner = self.gated(runner);
-            for w in 1..first.runner.workers {
-                let worker = runner.worker(build(&sinks)?);
-                self.spawn(format!("sluice-sink-{name}-{w}"), move || worker.run())?;
-            }
-            self.spawn(format!("sluice-sink-{name}"), move || runner.run())?;
+        let channel = channel_for(&self.channels, &first.channel)?;
+        let stop = Arc::new(Stop::default());
+        let runner = Runner::new(
+            group.name.clone(),
+            channel.clone(),
+            build(&group.sinks)?,
+            group.processor,
+            group.max_penalty,
+            first.runner,
+            self.store.clone(),
+            stop.clone(),
+        )
+        .with_loss_reports(topology.agent.report_interval);
+        let runner = self.gated(runner);
+        let workers: Vec<Runner> =
+            (1..first.runner.workers).map(|_| Ok(runner.worker(build(&group.sinks)?))).collect::<Result<_>>()?;
+        let running = Arc::new(AtomicUsize::new(0));
+        let name = &group.name;
+        for (w, worker) in workers.into_iter().enumerate() {
+            self.spawn(format!("sluice-sink-{name}-{}", w + 1), &running, move || worker.run())?;
         }
+        self.spawn(format!("sluice-sink-{name}"), &running, move || runner.run())?;
+        self.groups.insert(group.name.clone(), RunningGroup { stop, running, channel });
         Ok(())
     }
 
-    fn start_sources(
-        &self,
-        topology: &Topology,
-        channels: &BTreeMap<String, Arc<dyn Channel>>,
-        executor: &Arc<smol::Executor<'static>>,
-    ) -> Result<()> {
-        for spec in &topology.sources {
-            let mut source = spec.settings.build(&spec.component)?;
-            source.prepare()?;
-            let interceptors =
-                spec.interceptors.iter().map(|i| i.settings.build(&i.component)).collect::<Result<Vec<_>>>()?;
-            let targets = spec.channels.iter().map(|n| channel_for(channels, n)).collect::<Result<Vec<_>>>()?;
-            let m = Arc::new(SourceMetrics::default());
-            self.metrics.add(Entry::Source(spec.component.name.clone(), m.clone()));
-            let output =
-                Arc::new(Output::new(interceptors, spec.selector.clone(), targets, m).with_state(self.store.clone()));
-            let ctx = SourceContext {
-                name: spec.component.name.clone(),
-                output,
-                stop: self.stop.clone(),
-                executor: executor.clone(),
-            };
-            let name = spec.component.name.clone();
-            // Sources end on their own (stdin at EOF); they do not hold up shutdown.
-            std::thread::Builder::new().name(format!("sluice-src-{name}")).spawn(move || {
-                if let Err(e) = source.run(ctx) {
-                    log::error!("source {name} stopped: {e}");
-                }
-            })?;
-        }
+    /// The route of `spec`: its interceptors, selector and channels.
+    fn route(&self, spec: &SourceSpec) -> Result<Route> {
+        let interceptors =
+            spec.interceptors.iter().map(|i| i.settings.build(&i.component)).collect::<Result<Vec<_>>>()?;
+        let targets = spec.channels.iter().map(|n| channel_for(&self.channels, n)).collect::<Result<Vec<_>>>()?;
+        Ok(Route::new(interceptors, spec.selector.clone(), targets))
+    }
+
+    fn start_source(&mut self, spec: &SourceSpec) -> Result<()> {
+        let mut source = spec.settings.build(&spec.component)?;
+        source.prepare()?;
+        let name = spec.component.name.clone();
+        let metrics = match self.source_metrics.get(&name) {
+            Some(m) => m.clone(),
+            None => {
+                let m = Arc::new(SourceMetrics::default());
+                self.metrics.add(Entry::Source(name.clone(), m.clone()));
+                self.source_metrics.insert(name.clone(), m.clone());
+                m
+            }
+        };
+        let output = Arc::new(Output::routed(self.route(spec)?, metrics).with_state(self.store.clone()));
+        let stop = Arc::new(Stop::default());
+        let ctx = SourceContext {
+            name: name.clone(),
+            output: output.clone(),
+            stop: stop.clone(),
+            executor: self.executor.clone(),
+        };
+        let label = name.clone();
+        // Sources end on their own (stdin at EOF); they do not hold up shutdown.
+        let thread = std::thread::Builder::new().name(format!("sluice-src-{name}")).spawn(move || {
+            if let Err(e) = source.run(ctx) {
+                log::error!("source {label} stopped: {e}");
+            }
+        })?;
+        self.sources.insert(name, RunningSource { stop, output, thread });
         Ok(())
     }
 
@@ -208,12 +240,15 @@ impl Agent {
         }
     }
 
-    fn spawn(&self, name: String, work: impl FnOnce() + Send + 'static) -> Result<()> {
+    /// Runs `work` on a thread counted in `group` and in the agent's total.
+    fn spawn(&self, name: String, group: &Arc<AtomicUsize>, work: impl FnOnce() + Send + 'static) -> Result<()> {
         self.running.fetch_add(1, Ordering::SeqCst);
-        let running = self.running.clone();
+        group.fetch_add(1, Ordering::SeqCst);
+        let (running, group) = (self.running.clone(), group.clone());
         let lock = self.lock.clone();
         std::thread::Builder::new().name(name).spawn(move || {
             work();
+            group.fetch_sub(1, Ordering::SeqCst);
             running.fetch_sub(1, Ordering::SeqCst);
             drop(lock);
         })?;
@@ -227,7 +262,7 @@ impl Agent {
 
     /// The channel called `name`.
     pub fn channel(&self, name: &str) -> Option<Arc<dyn Channel>> {
-        self.channels.iter().find(|c| c.name() == name).cloned()
+        self.channels.get(name).cloned()
     }
 
     /// The upload gate of a mobile topology.
@@ -235,26 +270,44 @@ impl Agent {
         self.gate.as_ref()
     }
 
+    /// The topology running now.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
     /// Stops sources and sinks; waits up to `timeout` for in-flight batches to be
     /// committed or rolled back. Returns whether every sink finished in time (an
     /// unfinished batch is simply delivered again by the next run).
     pub fn shutdown(self, timeout: Duration) -> bool {
         self.stop.stop();
+        for source in self.sources.values() {
+            source.stop.stop();
+        }
+        for group in self.groups.values() {
+            group.stop.stop();
+        }
         if let Some(gate) = &self.gate {
             gate.close();
         }
-        for c in &self.channels {
+        let channels: Vec<&Arc<dyn Channel>> = self.channels.values().collect();
+        wait_for_runners(&self.running, &channels, Instant::now() + timeout)
+    }
+}
+
+/// Wakes `channels` until `running` falls to 0 or `deadline` passes; returns whether it fell.
+fn wait_for_runners(running: &AtomicUsize, channels: &[&Arc<dyn Channel>], deadline: Instant) -> bool {
+    loop {
+        // Again and again: a runner may have read its wake-up generation just after the first one.
+        for c in channels {
             c.wake();
         }
-        let deadline = Instant::now() + timeout;
-        while self.running.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-            // Again and again: a runner may have read its wake-up generation just after the first one.
-            for c in &self.channels {
-                c.wake();
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        if running.load(Ordering::SeqCst) == 0 {
+            return true;
         }
-        self.running.load(Ordering::SeqCst) == 0
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -17,6 +17,7 @@ pub mod warnings;
 pub use located::{ComponentConfig, Location};
 pub use mobile::{MobileSpec, UploadOn, APP_CHANNEL};
 pub use resolve::{ChannelSpec, GroupSpec, InterceptorSpec, Processor, SinkSpec, SourceSpec, Topology};
+pub use toml::Written;
 
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};

@@ -4,12 +4,14 @@
 //! [`Registry`] lists them for `/metrics`, `/metrics.json` and `sluice inspect`.
 //! The names live here and nowhere else.
 
+mod config_status;
 mod histogram;
 mod history;
 mod render;
 pub mod server;
 mod state;
 
+pub use config_status::{ConfigState, ConfigStatus, ReloadResult};
 pub use histogram::Histogram;
 pub use history::History;
 pub use render::{render_json, render_prometheus};
@@ -145,18 +147,56 @@ pub enum Entry {
     Sink(String, Arc<SinkMetrics>),
 }
 
+impl Entry {
+    /// What kind of component it is.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Entry::Source(..) => Kind::Source,
+            Entry::Channel(..) => Kind::Channel,
+            Entry::Sink(..) => Kind::Sink,
+        }
+    }
+
+    /// The component's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Entry::Source(n, _) | Entry::Channel(n, _) | Entry::Sink(n, _) => n,
+        }
+    }
+}
+
 /// All components' metrics of one agent.
 #[derive(Debug, Default)]
 pub struct Registry {
     entries: Mutex<Vec<Entry>>,
     /// Totals over the last two minutes, for the status page.
     pub history: History,
+    /// The configuration in force and its reloads.
+    pub config: ConfigStatus,
+    /// The topology as `/topology.json` serves it.
+    topology: Mutex<String>,
 }
 
 impl Registry {
     /// Adds a component.
     pub fn add(&self, entry: Entry) {
         self.entries.lock().unwrap_or_else(|p| p.into_inner()).push(entry);
+    }
+
+    /// Sets what `/topology.json` serves (at start and after each reload).
+    pub fn set_topology(&self, json: String) {
+        *self.topology.lock().unwrap_or_else(|p| p.into_inner()) = json;
+    }
+
+    /// The topology as JSON.
+    pub fn topology(&self) -> String {
+        self.topology.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Removes the component `name` of `kind` (a reload took it out).
+    pub fn remove(&self, kind: Kind, name: &str) {
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|e| !(e.kind() == kind && e.name() == name));
     }
 
     /// A snapshot of the component list.

@@ -20,7 +20,7 @@ use crate::metrics::SourceMetrics;
 use crate::registry::Registry;
 use crate::selector::Selector;
 use crate::stop::Stop;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 /// Registers the built-in source types.
@@ -65,11 +65,24 @@ pub struct SourceContext {
     pub executor: Arc<smol::Executor<'static>>,
 }
 
-/// Interceptors, selector and channels of one source.
-pub struct Output {
+/// Interceptors, selector and channels of one source: its route.
+pub struct Route {
     interceptors: Vec<Box<dyn Interceptor>>,
     selector: Selector,
     channels: Vec<Arc<dyn Channel>>,
+}
+
+impl Route {
+    /// A route putting into `channels` (those the selector names must be among them).
+    pub fn new(interceptors: Vec<Box<dyn Interceptor>>, selector: Selector, channels: Vec<Arc<dyn Channel>>) -> Route {
+        Route { interceptors, selector, channels }
+    }
+}
+
+/// Where a source's events go: its route, counters and state store.
+pub struct Output {
+    /// Swapped whole by a reload; a delivery uses the route it started with.
+    route: RwLock<Arc<Route>>,
     metrics: Arc<SourceMetrics>,
     state: Option<Arc<Store>>,
 }
@@ -82,13 +95,24 @@ impl Output {
         channels: Vec<Arc<dyn Channel>>,
         metrics: Arc<SourceMetrics>,
     ) -> Output {
-        Output { interceptors, selector, channels, metrics, state: None }
+        Output::routed(Route::new(interceptors, selector, channels), metrics)
+    }
+
+    /// An output along `route`.
+    pub fn routed(route: Route, metrics: Arc<SourceMetrics>) -> Output {
+        Output { route: RwLock::new(Arc::new(route)), metrics, state: None }
     }
 
     /// The same output, keeping source state (read positions) in `store`.
     pub fn with_state(mut self, store: Option<Arc<Store>>) -> Output {
         self.state = store;
         self
+    }
+
+    /// Sends later deliveries along `route` (a reload changed the interceptors,
+    /// selector or channels); deliveries under way finish on the old one.
+    pub fn reroute(&self, route: Route) {
+        *self.route.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(route);
     }
 
     /// The store keeping source state, if the agent has one.
@@ -131,25 +155,26 @@ impl Output {
     /// # Errors
     /// As [`Output::deliver`].
     pub fn deliver_waiting(&self, events: Vec<Event>, marks: &[Mark], wait: &Wait) -> Result<(), PutError> {
+        let route = self.route.read().unwrap_or_else(|p| p.into_inner()).clone();
         let n = events.len() as u64;
         self.metrics.received.add(n);
         let original =
-            if self.channels.len() > 1 || !self.interceptors.is_empty() { Some(events.clone()) } else { None };
+            if route.channels.len() > 1 || !route.interceptors.is_empty() { Some(events.clone()) } else { None };
         let mut events = events;
-        for i in &self.interceptors {
+        for i in &route.interceptors {
             events = i.intercept(events);
         }
         self.metrics.filtered.add(n.saturating_sub(events.len() as u64));
-        let mut routed: Vec<Vec<Event>> = vec![Vec::new(); self.channels.len()];
+        let mut routed: Vec<Vec<Event>> = vec![Vec::new(); route.channels.len()];
         for e in events {
-            let names = self.selector.route(&e);
+            let names = route.selector.route(&e);
             if names.is_empty() {
                 self.metrics.filtered.add(1);
             }
             let wants = |c: &Arc<dyn Channel>| names.iter().any(|n| n == c.name());
             // Clone for all but the last channel that wants the event; that one gets it moved.
-            if let Some(last) = self.channels.iter().rposition(wants) {
-                for (slot, channel) in self.channels.iter().enumerate().take(last) {
+            if let Some(last) = route.channels.iter().rposition(wants) {
+                for (slot, channel) in route.channels.iter().enumerate().take(last) {
                     if wants(channel) {
                         routed[slot].push(e.clone());
                     }
@@ -160,7 +185,7 @@ impl Output {
         let last = routed.iter().rposition(|b| !b.is_empty());
         let mut marks_saved = marks.is_empty();
         for (slot, batch) in routed.into_iter().enumerate() {
-            let Some(channel) = self.channels.get(slot) else { continue };
+            let Some(channel) = route.channels.get(slot) else { continue };
             if batch.is_empty() {
                 continue;
             }

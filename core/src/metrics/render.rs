@@ -1,6 +1,6 @@
 //! Renders a [`Registry`] as Prometheus text and as Flume's JSON layout.
 
-use super::{Entry, Registry};
+use super::{Entry, Registry, ReloadResult};
 use serde_json::{json, Map, Value};
 use std::fmt::Write;
 
@@ -13,6 +13,22 @@ pub fn render_json(registry: &Registry) -> String {
         let (key, fields) = flume_fields(&entry);
         let object: Map<String, Value> = fields.into_iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
         out.insert(key, Value::Object(object));
+    }
+    let config = registry.config.snapshot();
+    if !config.hash.is_empty() {
+        let count = |r: ReloadResult| registry.config.reloads(r).to_string();
+        out.insert(
+            "AGENT.config".into(),
+            json!({
+                "Type": "AGENT",
+                "ConfigHash": config.hash,
+                "ConfigLoadedAt": config.loaded_ms.to_string(),
+                "ConfigReloadsOk": count(ReloadResult::Ok),
+                "ConfigReloadsRefused": count(ReloadResult::Refused),
+                "ConfigReloadsFailed": count(ReloadResult::Failed),
+                "ConfigLastError": config.last_error.unwrap_or_default(),
+            }),
+        );
     }
     Value::Object(out).to_string()
 }
@@ -120,6 +136,7 @@ pub fn render_prometheus(registry: &Registry) -> String {
             let _ = writeln!(out, "{line}");
         }
     }
+    render_config(registry, &mut out);
     let sinks: Vec<(String, &super::SinkMetrics)> = entries
         .iter()
         .filter_map(|e| match e {
@@ -147,6 +164,33 @@ pub fn render_prometheus(registry: &Registry) -> String {
         }
     }
     out
+}
+
+/// The configuration's hash, load time and reloads (agents only: the mobile SDK sets no hash).
+fn render_config(registry: &Registry, out: &mut String) {
+    let config = registry.config.snapshot();
+    if config.hash.is_empty() {
+        return;
+    }
+    let family = "sluice_config_reloads_total";
+    let _ = writeln!(
+        out,
+        "# HELP {family} Configuration reloads: ok (applied), refused (invalid or restart-only; nothing changed), failed (applied, but a component did not start).\n# TYPE {family} counter"
+    );
+    for result in [ReloadResult::Ok, ReloadResult::Refused, ReloadResult::Failed] {
+        let _ = writeln!(out, "{family}{{result=\"{}\"}} {}", result.label(), registry.config.reloads(result));
+    }
+    let _ = writeln!(
+        out,
+        "# HELP sluice_config_info The configuration in force, by the SHA-256 of its file.\n# TYPE sluice_config_info gauge\nsluice_config_info{{hash=\"{}\"}} 1",
+        escape_label(&config.hash)
+    );
+    let family = "sluice_config_loaded_timestamp_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {family} When the configuration in force was loaded.\n# TYPE {family} gauge\n{family} {}",
+        config.loaded_ms as f64 / 1000.0
+    );
 }
 
 fn prometheus_fields(entry: &Entry) -> Vec<Sample> {
@@ -295,6 +339,31 @@ mod tests {
             text.contains("sluice_sink_delivery_latency_seconds_bucket{component=\"up\",le=\"+Inf\"} 0\n"),
             "{text}"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn the_configuration_and_its_reloads_are_shown_once_a_hash_is_set() -> Result<(), serde_json::Error> {
+        let registry = Registry::default();
+        assert!(!render_prometheus(&registry).contains("sluice_config"), "the mobile SDK sets no hash");
+        registry.config.loaded("ab12", 1_700_000_000_500);
+        registry.config.reloaded(ReloadResult::Ok, None);
+        registry.config.reloaded(ReloadResult::Refused, Some("a.toml:3: sinks.up.url: bad".into()));
+        let text = render_prometheus(&registry);
+        for line in [
+            "sluice_config_reloads_total{result=\"ok\"} 1\n",
+            "sluice_config_reloads_total{result=\"refused\"} 1\n",
+            "sluice_config_reloads_total{result=\"failed\"} 0\n",
+            "sluice_config_info{hash=\"ab12\"} 1\n",
+            "sluice_config_loaded_timestamp_seconds 1700000000.5\n",
+            "# TYPE sluice_config_reloads_total counter\n",
+        ] {
+            assert!(text.contains(line), "{line}{text}");
+        }
+        let json: Value = serde_json::from_str(&render_json(&registry))?;
+        assert_eq!(json["AGENT.config"]["ConfigHash"], "ab12");
+        assert_eq!(json["AGENT.config"]["ConfigReloadsRefused"], "1");
+        assert_eq!(json["AGENT.config"]["ConfigLastError"], "a.toml:3: sinks.up.url: bad");
         Ok(())
     }
 }

@@ -18,7 +18,6 @@ pub fn start(
     registry: Arc<Registry>,
     executor: Arc<smol::Executor<'static>>,
     stop: Arc<Stop>,
-    topology: String,
 ) -> Result<()> {
     let listener = std::net::TcpListener::bind(addr)
         .map_err(|e| Error::new(ErrorKind::Io, format!("metrics: cannot listen on {addr}: {e}")))?;
@@ -34,10 +33,9 @@ pub fn start(
         }
     })?;
     std::thread::Builder::new().name("sluice-metrics".into()).spawn(move || {
-        let topology = Arc::new(topology);
         let handler: crate::http_server::Handler = Arc::new(move |request: Request| {
-            let (registry, topology) = (registry.clone(), topology.clone());
-            Box::pin(async move { respond(&registry, &topology, &request) })
+            let registry = registry.clone();
+            Box::pin(async move { respond(&registry, &request) })
         });
         let limits = Limits { max_body: 0, ..Limits::default() };
         smol::block_on(serve(executor, listener, limits, handler, stop_rx));
@@ -49,10 +47,10 @@ pub fn start(
 /// The status page, inlined in the binary (a few KiB).
 const STATUS_PAGE: &str = include_str!("status.html");
 
-fn respond(registry: &Registry, topology: &str, request: &Request) -> Response {
+fn respond(registry: &Registry, request: &Request) -> Response {
     match (request.method.as_str(), request.path.as_str()) {
         ("GET", "/") => Response::new(200, "text/html; charset=utf-8", STATUS_PAGE.to_string()),
-        ("GET", "/topology.json") => Response::new(200, "application/json", topology.to_string()),
+        ("GET", "/topology.json") => Response::new(200, "application/json", registry.topology()),
         ("GET", "/metrics") => Response::new(200, "text/plain; version=0.0.4", render_prometheus(registry)),
         ("GET", "/metrics.json") => Response::new(200, "application/json", render_json(registry)),
         ("GET", "/history.json") => Response::new(200, "application/json", registry.history.to_json()),
