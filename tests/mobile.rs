@@ -396,3 +396,45 @@ fn after_set_network_offline_returns_no_request_reaches_the_uploader() {
     assert!(sdk.flush(Duration::from_secs(10)).unwrap());
     sdk.close().unwrap();
 }
+
+#[test]
+fn set_config_moves_uploads_to_a_new_sink_and_policy_and_keeps_what_was_recorded() {
+    let (first, second) = (Receiver::ok(), Receiver::ok());
+    let dir = tempfile::tempdir().unwrap();
+    let metered = "upload_on = \"any\"";
+    let sdk = open(dir.path(), &config(&first, metered, "{ linger = \"0ms\" }"));
+    sdk.set_network(Network::Offline);
+    for i in 0..50 {
+        sdk.record(event(i, Priority::Normal)).unwrap();
+    }
+    // A new sink URL and a policy that forbids metered networks, while offline.
+    let unmetered_only = config(&second, "upload_on = \"unmetered\"", "{ linger = \"0ms\" }");
+    sdk.set_config(&unmetered_only).unwrap();
+    sdk.set_network(Network::Metered);
+    assert!(!sdk.flush(Duration::from_millis(300)).unwrap(), "the new policy holds uploads on metered");
+    assert_eq!(sdk.stats().uploads_paused, Some("metered_network"));
+    sdk.set_network(Network::Unmetered);
+    assert!(sdk.flush(Duration::from_secs(10)).unwrap(), "{}", sdk.stats_json());
+    let got: Vec<usize> = data_events(&second).iter().map(index).collect();
+    assert_eq!(got, (0..50).collect::<Vec<_>>(), "everything recorded went to the new sink, once");
+    assert!(data_events(&first).is_empty());
+
+    // Refused: invalid, and what needs the SDK opened again. Nothing changes.
+    let refusals = [
+        (config(&first, "upload_on = \"sometimes\"", "{}"), "<config>:"),
+        (config(&first, "max_bytes = \"1MiB\"", "{}"), "mobile: the store's limits"),
+        (config(&first, "buffer_events = 7", "{}"), "mobile.buffer_events: changes only when the SDK is opened again"),
+    ];
+    for (text, expected) in refusals {
+        let refused = sdk.set_config(&text).err().map(|e| (e.kind(), e.to_string()));
+        assert!(
+            refused.as_ref().is_some_and(|(k, m)| *k == sluice::ErrorKind::Config && m.contains(expected)),
+            "{expected}: {refused:?}"
+        );
+    }
+    sdk.record(event(50, Priority::Normal)).unwrap();
+    assert!(sdk.flush(Duration::from_secs(10)).unwrap());
+    assert_eq!(data_events(&second).len(), 51, "the refused versions left the running sink in place");
+    sdk.close().unwrap();
+    assert_eq!(sdk.set_config(&unmetered_only).err().map(|e| e.kind()), Some(sluice::ErrorKind::Closed));
+}

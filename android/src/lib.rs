@@ -119,6 +119,21 @@ pub extern "system" fn Java_dev_sluice_Native_setForeground<'local>(
     })
 }
 
+/// `Native.setConfig(handle, config)`: the SDK moves to a new configuration.
+#[no_mangle]
+pub extern "system" fn Java_dev_sluice_Native_setConfig<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    config: JString<'local>,
+) {
+    error::guard(&mut env, (), |env| {
+        let config = convert::string(env, &config, "config")?;
+        convert::sdk(handle)?.set_config(&config)?;
+        Ok(())
+    })
+}
+
 /// `Native.stats(handle)`: counters as JSON.
 #[no_mangle]
 pub extern "system" fn Java_dev_sluice_Native_stats<'local>(

@@ -27,5 +27,5 @@ fn the_kotlin_api_passes_its_junit_tests_on_the_host_jvm() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(summary.contains("Tests run: 6, Failures: 0, Errors: 0, Skipped: 0"), "JUnit summary: {summary}");
+    assert!(summary.contains("Tests run: 7, Failures: 0, Errors: 0, Skipped: 0"), "JUnit summary: {summary}");
 }

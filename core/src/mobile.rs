@@ -22,7 +22,7 @@ use crate::metrics::Entry;
 use crate::registry::Registry;
 use crate::sink::platform::PlatformUploads;
 use serde::Serialize;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -78,6 +78,9 @@ pub struct Sdk {
     metrics: Arc<crate::metrics::Registry>,
     uploads: Arc<PlatformUploads>,
     close_timeout: Duration,
+    /// What [`Sdk::set_config`] reads a new configuration with.
+    data_dir: PathBuf,
+    registry: Registry,
 }
 
 impl std::fmt::Debug for Sdk {
@@ -127,7 +130,36 @@ impl Sdk {
             metrics,
             uploads,
             close_timeout: topology.agent.drain_timeout.min(Duration::from_secs(5)),
+            data_dir: data_dir.to_path_buf(),
+            registry: registry.clone(),
         })
+    }
+
+    /// Moves the SDK to a new configuration, as `sluice run` reloads: changed
+    /// upload sinks are rebuilt (an upload in flight is finished or rolled back
+    /// first), a changed `[mobile]` policy applies at once, and everything
+    /// recorded stays.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Config`] when the text is invalid (with line and key) or
+    /// changes what takes effect only when the SDK is opened again (the store's
+    /// limits and durability, the record buffer): nothing changed then.
+    /// [`ErrorKind::Closed`] after close. [`ErrorKind::Other`] when a changed sink
+    /// could not be started; the next `set_config` tries it again.
+    pub fn set_config(&self, config_toml: &str) -> Result<()> {
+        let config = Config::parse_mobile(config_toml, &self.data_dir, &self.registry)?;
+        let mut agent = self.agent.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(agent) = agent.as_mut() else {
+            return Err(Error::new(ErrorKind::Closed, "the SDK is closed"));
+        };
+        let done = agent
+            .reload(&config.topology, &self.registry)
+            .map_err(|why| Error::new(ErrorKind::Config, format!("<config>: {why}")))?;
+        if !done.failures.is_empty() {
+            return Err(Error::new(ErrorKind::Other, done.failures.join("; ")));
+        }
+        log::info!("configuration changed: {}", done.plan.summary());
+        Ok(())
     }
 
     /// Builds an event from what the app passed, checking it.

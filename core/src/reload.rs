@@ -39,6 +39,9 @@ pub struct Plan {
     pub sources: BTreeMap<String, Change>,
     /// Sink groups (a lone sink is a group named after it) by name.
     pub groups: BTreeMap<String, Change>,
+    /// The mobile SDK's upload policy changed (`[mobile]` `upload_on`,
+    /// `metered_daily_budget`, `pause_on_low_battery`, `flush_on_background`).
+    pub policy: bool,
 }
 
 impl Plan {
@@ -68,6 +71,9 @@ impl Plan {
                 parts.push(format!("{what}: {}", items.join(", ")));
             }
         }
+        if self.policy {
+            parts.push("upload policy changed".into());
+        }
         if parts.is_empty() {
             "nothing changed".into()
         } else {
@@ -92,7 +98,7 @@ pub fn plan(running: &Topology, next: &Topology) -> Result<Plan, String> {
     if let Some((key, _)) = restart_only.iter().find(|(_, changed)| *changed) {
         return Err(format!("{key}: changes only when the agent restarts"));
     }
-    let mut plan = Plan::default();
+    let mut plan = Plan { policy: mobile_policy_changed(running, next)?, ..Plan::default() };
     for old in &running.channels {
         match next.channels.iter().find(|c| c.name == old.name) {
             None => {
@@ -106,6 +112,12 @@ pub fn plan(running: &Topology, next: &Topology) -> Result<Plan, String> {
                     "channels.{}.type: a channel's type changes only when the agent restarts (its events stay where they are)",
                     old.name
                 ))
+            }
+            Some(new) if new.capacity != old.capacity || new.power_safe != old.power_safe => {
+                return Err(match running.mobile {
+                    Some(_) => "mobile: the store's limits and durability (max_events, max_bytes, on_full, max_age, durability) change only when the SDK is opened again".into(),
+                    None => format!("channels.{}: a channel's limits and durability change only when the agent restarts", old.name),
+                })
             }
             Some(new) if new.written != old.written => {
                 return Err(format!(
@@ -155,6 +167,21 @@ pub fn plan(running: &Topology, next: &Topology) -> Result<Plan, String> {
         plan.groups.entry(old.name).or_insert(Change::Stop);
     }
     Ok(plan)
+}
+
+/// Whether the mobile SDK's upload policy changed.
+///
+/// # Errors
+/// The record buffer's settings changed: they take effect when the SDK is opened again.
+fn mobile_policy_changed(running: &Topology, next: &Topology) -> Result<bool, String> {
+    let (Some(a), Some(b)) = (&running.mobile, &next.mobile) else {
+        return Ok(running.mobile.is_some() != next.mobile.is_some());
+    };
+    if a.buffer_events != b.buffer_events || a.commit_interval != b.commit_interval {
+        let key = if a.buffer_events != b.buffer_events { "buffer_events" } else { "commit_interval" };
+        return Err(format!("mobile.{key}: changes only when the SDK is opened again"));
+    }
+    Ok(a != b)
 }
 
 /// Whether a group runs the same in both topologies: the same members, policy

@@ -131,7 +131,7 @@ impl Runner {
         }
         while !self.stop.is_stopped() {
             let allowance = match &self.gate {
-                Some(gate) => match gate.wait_open() {
+                Some(gate) => match gate.wait_open(&self.stop) {
                     Some(bytes) => usize::try_from(bytes).unwrap_or(usize::MAX),
                     None => break,
                 },
@@ -388,7 +388,7 @@ impl Runner {
             self.stop.sleep(wait);
             return;
         };
-        if gate.pause(wait) == Wake::Reset && self.shared.attempts() > 0 {
+        if gate.pause(wait, &self.stop) == Wake::Reset && self.shared.attempts() > 0 {
             log::info!("sink {}: network is back; retrying now", self.name);
             self.shared.set_attempts(0);
             self.shared.release();

@@ -229,6 +229,19 @@ int32_t sluice_set_power(struct SluiceHandle *handle, bool charging, bool low_ba
 int32_t sluice_set_foreground(struct SluiceHandle *handle, bool foreground);
 
 /**
+ * Moves the SDK to a new configuration (the same TOML as `sluice_open`): a
+ * changed sink is rebuilt after its upload in flight finishes, a changed
+ * `[mobile]` policy applies at once, and everything recorded stays.
+ * `SLUICE_ERR_CONFIG` when the text is invalid or changes what takes effect only
+ * at the next open (the store's limits, the record buffer): nothing changed
+ * then (see `sluice_last_error()`).
+ *
+ * # Safety
+ * `config_toml` is NULL or a NUL-terminated string.
+ */
+int32_t sluice_set_config(struct SluiceHandle *handle, const char *config_toml);
+
+/**
  * Counters as a JSON object (queue depth, bytes, drops, last error, last upload);
  * free with [`sluice_string_free`]. NULL on error (see `sluice_last_error()`).
  */

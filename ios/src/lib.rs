@@ -184,6 +184,26 @@ pub extern "C" fn sluice_set_foreground(handle: *mut SluiceHandle, foreground: b
     })
 }
 
+/// Moves the SDK to a new configuration (the same TOML as `sluice_open`): a
+/// changed sink is rebuilt after its upload in flight finishes, a changed
+/// `[mobile]` policy applies at once, and everything recorded stays.
+/// `SLUICE_ERR_CONFIG` when the text is invalid or changes what takes effect only
+/// at the next open (the store's limits, the record buffer): nothing changed
+/// then (see `sluice_last_error()`).
+///
+/// # Safety
+/// `config_toml` is NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn sluice_set_config(handle: *mut SluiceHandle, config_toml: *const c_char) -> i32 {
+    error::guard(|| {
+        let sdk = convert::sdk(handle)?;
+        // SAFETY: the caller promises NULL or a NUL-terminated string.
+        let config = unsafe { convert::text(config_toml, "config_toml") }?;
+        sdk.set_config(config)?;
+        Ok(SLUICE_OK)
+    })
+}
+
 /// Counters as a JSON object (queue depth, bytes, drops, last error, last upload);
 /// free with [`sluice_string_free`]. NULL on error (see `sluice_last_error()`).
 #[no_mangle]

@@ -40,6 +40,9 @@ impl Agent {
                 running.channels.retain(|c| &c.name != name);
             }
         }
+        if let (true, Some(gate), Some(policy)) = (plan.policy, &self.gate, &next.mobile) {
+            gate.set_policy(policy.clone());
+        }
         self.stop_changed(&plan, next.agent.drain_timeout);
         for (name, change) in &plan.sources {
             let Some(spec) = next.sources.iter().find(|s| &s.component.name == name) else { continue };
@@ -95,6 +98,10 @@ impl Agent {
         }
         for (_, group) in &groups {
             group.stop.stop();
+        }
+        if let Some(gate) = &self.gate {
+            // A phone's runner may be waiting for the policy to allow an upload.
+            gate.nudge();
         }
         let deadline = Instant::now() + timeout;
         for (name, group) in &groups {

@@ -9,6 +9,7 @@ use crate::channel::Store;
 use crate::config::{MobileSpec, UploadOn};
 use crate::event::now_ms;
 use crate::sink::platform::PlatformUploads;
+use crate::stop::Stop;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -77,6 +78,8 @@ pub struct GateSnapshot {
 
 #[derive(Debug)]
 struct State {
+    /// The policy in force.
+    spec: MobileSpec,
     network: Network,
     charging: bool,
     low_battery: bool,
@@ -94,7 +97,6 @@ struct State {
 
 /// The phone's upload policy, shared by the SDK (which reports) and the runner (which asks).
 pub struct Gate {
-    spec: MobileSpec,
     store: Option<Arc<Store>>,
     state: Mutex<State>,
     changed: Condvar,
@@ -104,7 +106,7 @@ pub struct Gate {
 
 impl std::fmt::Debug for Gate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gate").field("spec", &self.spec).field("state", &*self.lock()).finish_non_exhaustive()
+        f.debug_struct("Gate").field("state", &*self.lock()).finish_non_exhaustive()
     }
 }
 
@@ -115,9 +117,9 @@ impl Gate {
         let day = now_ms() / DAY_MS;
         let metered_used = store.as_ref().map_or(0, |s| s.load_counter(&counter_name(day)).unwrap_or(0));
         Gate {
-            spec,
             store,
             state: Mutex::new(State {
+                spec,
                 network: Network::Unmetered,
                 charging: false,
                 low_battery: false,
@@ -183,7 +185,8 @@ impl Gate {
     /// The app went to background: upload at once (no linger, no backoff wait)
     /// for `flush_on_background`, if the policy has one.
     pub fn went_to_background(&self) {
-        if let Some(bound) = self.spec.flush_on_background {
+        let bound = self.lock().spec.flush_on_background;
+        if let Some(bound) = bound {
             self.urgent_for(bound);
         }
     }
@@ -193,6 +196,19 @@ impl Gate {
         let mut state = self.lock();
         state.urgent_until = Some(Instant::now() + window);
         self.changed(state);
+    }
+
+    /// Follows `spec` from now on (a new configuration): waiters look again at once.
+    pub fn set_policy(&self, spec: MobileSpec) {
+        let mut state = self.lock();
+        state.spec = spec;
+        self.changed(state);
+    }
+
+    /// Wakes every waiter to look at its stop token: a reload is stopping a runner.
+    pub fn nudge(&self) {
+        let _state = self.lock();
+        self.changed.notify_all();
     }
 
     /// Wakes every waiter for good: the SDK is closing.
@@ -208,11 +224,12 @@ impl Gate {
     }
 
     /// Blocks while uploads are not allowed. Returns how many bytes may be
-    /// uploaded now (the rest of the metered budget, or `u64::MAX`), or `None` once closed.
-    pub fn wait_open(&self) -> Option<u64> {
+    /// uploaded now (the rest of the metered budget, or `u64::MAX`), or `None`
+    /// once closed or once `stop` is set (and [`Gate::nudge`] called).
+    pub fn wait_open(&self, stop: &Stop) -> Option<u64> {
         let mut state = self.lock();
         loop {
-            if state.closed {
+            if state.closed || stop.is_stopped() {
                 return None;
             }
             self.roll_day(&mut state);
@@ -233,13 +250,14 @@ impl Gate {
     }
 
     /// Sleeps a backoff wait of `wait`; returns early when the network comes
-    /// back, an upload is asked for, or the SDK closes.
-    pub fn pause(&self, wait: Duration) -> Wake {
+    /// back, an upload is asked for, the SDK closes or `stop` is set (and
+    /// [`Gate::nudge`] called).
+    pub fn pause(&self, wait: Duration, stop: &Stop) -> Wake {
         let deadline = Instant::now() + wait;
         let mut state = self.lock();
         let (wakes, resets) = (state.wakes, state.resets);
         loop {
-            if state.closed {
+            if state.closed || stop.is_stopped() {
                 return Wake::Closed;
             }
             if state.resets != resets {
@@ -305,14 +323,14 @@ impl Gate {
         if state.network == Network::Offline {
             return Some("offline");
         }
-        if self.spec.pause_on_low_battery && state.low_battery && !state.charging {
+        if state.spec.pause_on_low_battery && state.low_battery && !state.charging {
             return Some("low_battery");
         }
         if state.network == Network::Metered {
-            if self.spec.upload_on == UploadOn::Unmetered {
+            if state.spec.upload_on == UploadOn::Unmetered {
                 return Some("metered_network");
             }
-            if self.spec.metered_daily_budget.is_some_and(|b| state.metered_used >= b) {
+            if state.spec.metered_daily_budget.is_some_and(|b| state.metered_used >= b) {
                 return Some("metered_budget_spent");
             }
         }
@@ -320,7 +338,7 @@ impl Gate {
     }
 
     fn allowance(&self, state: &State) -> u64 {
-        match (state.network, self.spec.metered_daily_budget) {
+        match (state.network, state.spec.metered_daily_budget) {
             (Network::Metered, Some(budget)) => budget.saturating_sub(state.metered_used),
             _ => u64::MAX,
         }
@@ -345,11 +363,11 @@ mod tests {
         g.set_network(Network::Offline);
         let waiter = {
             let g = g.clone();
-            std::thread::spawn(move || (g.wait_open(), Instant::now()))
+            std::thread::spawn(move || (g.wait_open(&Stop::default()), Instant::now()))
         };
         let sleeper = {
             let g = g.clone();
-            std::thread::spawn(move || g.pause(Duration::from_secs(600)))
+            std::thread::spawn(move || g.pause(Duration::from_secs(600), &Stop::default()))
         };
         std::thread::sleep(Duration::from_millis(100));
         let back = Instant::now();
@@ -373,14 +391,14 @@ mod tests {
     fn the_metered_budget_is_an_allowance_then_a_pause() {
         let g = gate(MobileSpec { metered_daily_budget: Some(1000), ..MobileSpec::default() });
         g.set_network(Network::Metered);
-        assert_eq!(g.wait_open(), Some(1000));
+        assert_eq!(g.wait_open(&Stop::default()), Some(1000));
         g.uploaded(600);
-        assert_eq!(g.wait_open(), Some(400));
+        assert_eq!(g.wait_open(&Stop::default()), Some(400));
         g.uploaded(400);
         assert_eq!(g.snapshot().paused, Some("metered_budget_spent"));
         // Unmetered traffic does not count and is not capped.
         g.set_network(Network::Unmetered);
-        assert_eq!(g.wait_open(), Some(u64::MAX));
+        assert_eq!(g.wait_open(&Stop::default()), Some(u64::MAX));
         g.uploaded(10_000);
         assert_eq!(g.snapshot().metered_bytes_today, 1000);
     }
@@ -402,7 +420,7 @@ mod tests {
         let g = gate(MobileSpec::default());
         let sleeper = {
             let g = g.clone();
-            std::thread::spawn(move || g.pause(Duration::from_secs(600)))
+            std::thread::spawn(move || g.pause(Duration::from_secs(600), &Stop::default()))
         };
         std::thread::sleep(Duration::from_millis(50));
         g.went_to_background();
@@ -411,11 +429,11 @@ mod tests {
         g.set_network(Network::Offline);
         let waiter = {
             let g = g.clone();
-            std::thread::spawn(move || g.wait_open())
+            std::thread::spawn(move || g.wait_open(&Stop::default()))
         };
         std::thread::sleep(Duration::from_millis(50));
         g.close();
         assert_eq!(waiter.join().unwrap(), None);
-        assert_eq!(g.pause(Duration::from_secs(600)), Wake::Closed);
+        assert_eq!(g.pause(Duration::from_secs(600), &Stop::default()), Wake::Closed);
     }
 }

@@ -144,7 +144,25 @@ int main(int argc, char **argv) {
     EXPECT(sluice_record_sync(h, (const uint8_t *)"late", 4, NULL, 0, SLUICE_PRIORITY_HIGH), SLUICE_OK);
     EXPECT(sluice_flush(h, 100), SLUICE_PENDING);
 
+    /* A new configuration: the same sink with another batch size applies;
+     * invalid text and a store limit (which needs a reopen) are refused. */
+    char changed[1100];
+    snprintf(changed, sizeof changed, "%s", config);
+    char *linger = strstr(changed, "linger = \"0ms\"");
+    CHECK(linger != NULL, "the config has a linger to change");
+    if (linger) memcpy(linger, "linger = \"1ms\"", strlen("linger = \"1ms\""));
+    EXPECT(sluice_set_config(h, changed), SLUICE_OK);
+    EXPECT(sluice_set_config(h, "[mobile]\nupload_on = 3\n[sinks.up]\ntype = \"null\"\n"), SLUICE_ERR_CONFIG);
+    CHECK(strstr(sluice_last_error(), "<config>:2") != NULL, "set_config names the line: %s", sluice_last_error());
+    char limited[1200];
+    snprintf(limited, sizeof limited, "[mobile]\ncommit_interval = \"20ms\"\nmax_bytes = \"1MiB\"\n%s", strstr(config, "[sinks.up]"));
+    EXPECT(sluice_set_config(h, limited), SLUICE_ERR_CONFIG);
+    CHECK(strstr(sluice_last_error(), "store's limits") != NULL, "why: %s", sluice_last_error());
+    EXPECT(sluice_set_config(h, NULL), SLUICE_ERR_ARGUMENT);
+    EXPECT(sluice_set_config(NULL, config), SLUICE_ERR_ARGUMENT);
+
     EXPECT(sluice_close(h), SLUICE_OK);
+    EXPECT(sluice_set_config(h, config), SLUICE_ERR_CLOSED);
     uploader_join(&up);
     CHECK(up.errors == 0 && up.failed == 0 && up.sent > 0, "uploader: %d sent, %d failed, %d errors", up.sent, up.failed, up.errors);
     EXPECT(sluice_upload_take(h, 0, &task), SLUICE_ERR_CLOSED);

@@ -99,6 +99,14 @@ public final class Sluice {
         try SluiceError.check(sluice_set_foreground(handle, foreground))
     }
 
+    /// Moves to a new configuration (the same TOML as `init`): a changed sink is
+    /// rebuilt after its upload in flight finishes, a changed `[mobile]` policy
+    /// applies at once, and everything recorded stays. Throws for invalid text or
+    /// a change that needs a reopen (the store's limits, the record buffer).
+    public func setConfig(_ config: String) throws {
+        try SluiceError.check(sluice_set_config(handle, config))
+    }
+
     /// Counters: queue depth, bytes, drops, last error, last upload.
     public func stats() throws -> [String: Any] {
         guard let raw = sluice_stats_json(handle) else {

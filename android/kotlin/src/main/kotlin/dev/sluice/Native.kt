@@ -19,6 +19,8 @@ internal object Native {
 
     @JvmStatic external fun setForeground(handle: Long, foreground: Boolean)
 
+    @JvmStatic external fun setConfig(handle: Long, config: String)
+
     @JvmStatic external fun stats(handle: Long): String
 
     @JvmStatic external fun close(handle: Long)

@@ -71,6 +71,15 @@ class Sluice private constructor(private val handle: Long, uploader: Uploader) :
     /** Reports the lifecycle; going to background starts an upload within the configured bound. */
     fun setForeground(foreground: Boolean) = Native.setForeground(handle, foreground)
 
+    /**
+     * Moves to a new configuration (the same TOML as [open]): a changed sink is
+     * rebuilt after its upload in flight finishes, a changed `[mobile]` policy
+     * applies at once, and everything recorded stays. Throws [SluiceException]
+     * with [SluiceException.CONFIG] for invalid text or a change that needs a
+     * reopen (the store's limits, the record buffer); nothing changed then.
+     */
+    fun setConfig(config: String) = Native.setConfig(handle, config)
+
     /** Counters as a JSON object: pending_events, delivered, evicted, refused, last_error, last_upload_ms, ... */
     fun stats(): String = Native.stats(handle)
 

@@ -106,6 +106,24 @@ class SluiceTest {
     }
 
     @Test
+    fun setConfigChangesThePolicyAndRefusesWhatNeedsAReopen() {
+        Sluice.open(dir, config()).use { sluice ->
+            sluice.setNetwork(Network.METERED)
+            sluice.setConfig(config("upload_on = \"unmetered\""))
+            sluice.record("held on metered", mapOf("n" to "1"))
+            assertFalse("the new policy holds uploads on metered", sluice.flush(300))
+            assertTrue(sluice.stats(), sluice.stats().contains("\"uploads_paused\":\"metered_network\""))
+            expectError(SluiceException.CONFIG, "<config>:") { sluice.setConfig(config("upload_on = 3")) }
+            expectError(SluiceException.CONFIG, "store's limits") {
+                sluice.setConfig(config("upload_on = \"unmetered\"\nmax_bytes = \"1MiB\""))
+            }
+            sluice.setNetwork(Network.UNMETERED)
+            assertTrue(sluice.flush(10_000))
+            assertEquals(1, events().size)
+        }
+    }
+
+    @Test
     fun eightThreadsRecordAtOnce() {
         Sluice.open(dir, config()).use { sluice ->
             val threads = (0 until 8).map { t ->
