@@ -5,7 +5,7 @@
 //! into a durable file channel and a `file_roll` sink writing Avro container
 //! files. Flume is SIGKILLed and restarted in the middle of each run; every
 //! event must arrive with its headers and body byte-exact. Then the tier:
-//! edge Sluice → gateway Sluice → Flume, with the edge SIGKILLed once.
+//! edge Sluice → gateway Sluice (`dedup`) → Flume, with the edge SIGKILLed 10 times.
 
 use base64::Engine;
 use sluice_tests::interop::{http_intake_config, read_file_roll, FlumeAgent, FlumeEvent};
@@ -175,10 +175,12 @@ fn http_source_gets_everything_across_a_flume_sigkill() {
     );
 }
 
-/// Edge Sluice → gateway Sluice (http source → flume_avro) → Flume; the edge
-/// is SIGKILLed once in the middle and restarted.
+/// Edge Sluice → gateway Sluice (http source with `dedup` → flume_avro) →
+/// Flume; the edge is SIGKILLed 10 times while it ships. A batch the gateway
+/// stored whose acknowledgement the killed edge never committed is sent again:
+/// the gateway's `dedup` window stores it once, so Flume gets no duplicate.
 #[test]
-fn tier_edge_gateway_flume_survives_an_edge_sigkill() {
+fn tier_edge_gateway_flume_has_no_duplicates_with_the_edge_killed_ten_times() {
     let _serial = crate::one_at_a_time();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let out = dir.path().join("out");
@@ -201,32 +203,55 @@ fn tier_edge_gateway_flume_survives_an_edge_sigkill() {
         gateway_port,
         &format!("type = \"flume_avro\"\naddress = \"127.0.0.1:{flume_port}\"\ncompression = \"deflate\""),
     );
-    let mut gateway = Agent::start(&gateway_config, &dir.path().join("gateway.log"));
-    assert!(listening(&format!("127.0.0.1:{gateway_port}")), "gateway did not listen");
+    let listen = format!("listen = \"127.0.0.1:{gateway_port}\"\n");
+    let text = std::fs::read_to_string(&gateway_config).unwrap_or_default();
+    assert!(text.contains(&listen), "{text}");
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let text = text
+        .replace(&listen, &format!("{listen}dedup = {{ window = \"10m\" }}\n"))
+        .replace("[agent]\n", &format!("[agent]\nmetrics_listen = \"{metrics}\"\n"));
+    std::fs::write(&gateway_config, text).unwrap_or_else(|e| panic!("{e}"));
     let edge_port = free_port();
+    // flume_json (the http sink's default) carries each event's id in its `id` header.
     let edge_config = sluice_config(
         dir.path(),
         "edge",
         edge_port,
-        &format!("type = \"http\"\nurl = \"http://127.0.0.1:{gateway_port}/\"\nformat = \"ndjson\""),
+        &format!("type = \"http\"\nurl = \"http://127.0.0.1:{gateway_port}/\""),
     );
-    let mut edge = Agent::start(&edge_config, &dir.path().join("edge.log"));
+    let mut edge = Agent::start(&edge_config, &dir.path().join("edge0.log"));
     let edge_addr = format!("127.0.0.1:{edge_port}");
     assert!(listening(&edge_addr), "edge did not listen");
 
-    send_all(&edge_addr); // every request answered 200: committed in the edge's channel
-    assert!(
-        wait_until(Duration::from_secs(120), || distinct(&read_file_roll(&out)) >= TOTAL / 3),
-        "a third did not arrive"
-    );
-    edge.kill9();
-    let mut edge = Agent::start(&edge_config, &dir.path().join("edge2.log"));
-    let all = wait_until(Duration::from_secs(180), || distinct(&read_file_roll(&out)) >= TOTAL);
+    // The gateway is down while the edge takes everything (every request answered
+    // 200: committed in the edge's channel); then the edge ships its backlog.
+    send_all(&edge_addr);
+    let mut gateway = Agent::start(&gateway_config, &dir.path().join("gateway.log"));
+    assert!(listening(&format!("127.0.0.1:{gateway_port}")), "gateway did not listen");
+    // What the gateway has taken from the edge, duplicates included.
+    let taken = || {
+        let m = sluice_tests::metrics_json(&metrics);
+        let count = |f: &str| m["SOURCE.intake"][f].as_str().and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+        count("EventAcceptedCount") + count("EventDuplicateCount")
+    };
+    for kill in 1..=10 {
+        // Let it ship a little, then kill it while it ships (at most 10 s).
+        let target = (TOTAL * kill / 12).max(taken() + 1_000);
+        wait_until(Duration::from_secs(10), || taken() >= target);
+        edge.kill9();
+        edge = Agent::start(&edge_config, &dir.path().join(format!("edge{kill}.log")));
+    }
+    let arrived = || distinct(&read_file_roll(&out));
+    let all = wait_until(Duration::from_secs(180), || arrived() >= TOTAL);
     let events = read_file_roll(&out);
     assert!(all, "only {} of {TOTAL} arrived", distinct(&events));
     let duplicates = verify(&events, false);
-    eprintln!("tier: {TOTAL} events arrived at Flume, {duplicates} duplicates");
-    // The edge's ids survive both hops: the upstream can de-duplicate.
+    let held_back = sluice_tests::metrics_json(&metrics)["SOURCE.intake"]["EventDuplicateCount"].clone();
+    eprintln!(
+        "tier with dedup: {TOTAL} events arrived at Flume, edge killed 10 times, {duplicates} duplicates; the gateway held back {held_back}"
+    );
+    assert_eq!(duplicates, 0, "duplicates at Flume behind a gateway with dedup");
+    // The edge's ids survive both hops.
     let ids: std::collections::HashSet<&String> = events.iter().filter_map(|e| e.headers.get("id")).collect();
     assert_eq!(ids.len(), TOTAL, "one id per event across both hops");
     assert_eq!(edge.terminate(), Some(0));

@@ -5,7 +5,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
-// Apache Flume: AvroSource (plain, deflate) and HTTPSource across a Flume SIGKILL; edge → gateway → Flume.
+// Apache Flume: AvroSource (plain, deflate) and HTTPSource across a Flume SIGKILL; edge → gateway (dedup) → Flume, edge killed 10 times.
 mod flume;
 // OpenTelemetry Collector: otlp_http records with bodies, attributes and ids, across a collector restart.
 mod otelcol;
