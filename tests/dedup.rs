@@ -87,6 +87,29 @@ fn a_retried_batch_is_stored_once_even_across_a_restart() {
     assert!(wait_until(Duration::from_secs(10), || receiver.events().len() >= 152));
 }
 
+/// An edge shipping ndjson carries each id in the line's `id` field: held back
+/// the same way.
+#[test]
+fn ndjson_ids_are_remembered_as_flume_json_ids_are() {
+    let Gateway { receiver, addr, metrics, .. } = &gateway();
+    let lines: String = (0..40)
+        .map(|i| {
+            format!(
+                "{{\"id\":\"{}\",\"headers\":{{\"seq\":\"{i}\"}},\"body\":\"n{i}\"}}\n",
+                sluice::event::EventId::generate()
+            )
+        })
+        .collect();
+    for _ in 0..2 {
+        let status = post(addr, "/", "application/x-ndjson", &[], lines.as_bytes()).map(|r| r.0).ok();
+        assert_eq!(status, Some(200));
+    }
+    assert!(wait_until(Duration::from_secs(10), || receiver.events().len() >= 40));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(receiver.events().len(), 40, "the second request stored nothing");
+    assert_eq!(metrics_json(metrics)["SOURCE.edges"]["EventDuplicateCount"], "40");
+}
+
 /// Eight clients posting the same batch at once (an edge's retry racing its
 /// first attempt): stored once; the puts that lost the race learn it in their
 /// transaction, ask again and store nothing.

@@ -149,7 +149,13 @@ impl NdjsonEvent {
             (None, None) => return Err("missing field `body` (or `body_base64`)".to_owned()),
             (Some(_), Some(_)) => return Err("both `body` and `body_base64` are set: send one".to_owned()),
         };
-        Ok(build(id, self.timestamp, self.headers.0, body))
+        let mut headers = self.headers.0;
+        // The id travels on as flume_json carries it, so a gateway's `dedup`
+        // knows it was given, not made here.
+        if let Some(id) = id.filter(|_| !headers.iter().any(|(k, _)| k == ID_HEADER)) {
+            headers.push((ID_HEADER.to_owned(), id.to_string()));
+        }
+        Ok(build(id, self.timestamp, headers, body))
     }
 }
 
