@@ -132,7 +132,10 @@ fn racing_requests_with_the_same_ids_store_them_once() {
     assert!(wait_until(Duration::from_secs(10), || receiver.events().len() >= 2500));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(receiver.events().len(), 2500, "each batch stored once");
-    assert_eq!(metrics_json(metrics)["SOURCE.edges"]["EventDuplicateCount"], "17500");
+    let source = &metrics_json(metrics)["SOURCE.edges"];
+    assert_eq!(source["EventDuplicateCount"], "17500");
+    // A put that lost the race and was asked again is counted once.
+    assert_eq!((&source["EventReceivedCount"], &source["EventAcceptedCount"]), (&"20000".into(), &"2500".into()));
 }
 
 /// Edge (http source, SQLite, http sink) → gateway (http source, `dedup`) → receiver.

@@ -157,7 +157,6 @@ impl Output {
     pub fn deliver_waiting(&self, events: Vec<Event>, marks: &[Mark], wait: &Wait) -> Result<(), PutError> {
         let route = self.route.read().unwrap_or_else(|p| p.into_inner()).clone();
         let n = events.len() as u64;
-        self.metrics.received.add(n);
         let original =
             if route.channels.len() > 1 || !route.interceptors.is_empty() { Some(events.clone()) } else { None };
         let mut events = events;
@@ -195,7 +194,12 @@ impl Output {
             match result {
                 Ok(saved) => marks_saved |= saved && Some(slot) == last,
                 Err(refused) => {
-                    self.metrics.rejected.add(count);
+                    // A put that lost a race for its dedup ids is asked again by its
+                    // source: counted when that attempt ends, not twice.
+                    if refused.error.kind() != crate::error::ErrorKind::Duplicate {
+                        self.metrics.received.add(n);
+                        self.metrics.rejected.add(count);
+                    }
                     let events = original.unwrap_or(refused.events);
                     return Err(PutError::new(refused.error, events));
                 }
@@ -209,6 +213,7 @@ impl Output {
                 }
             }
         }
+        self.metrics.received.add(n);
         self.metrics.accepted.add(n);
         Ok(())
     }

@@ -198,13 +198,18 @@ fn store(
             Ok(fresh) => fresh,
             Err(e) => return Err(crate::channel::PutError::new(e, Vec::new())),
         };
+        // Duplicates arrived too: received counts them, accepted does not.
+        let held_back = |n: u64| {
+            output.metrics().received.add(n);
+            output.metrics().duplicates.add(n);
+        };
         if fresh.events.is_empty() {
-            output.metrics().duplicates.add(fresh.duplicates);
+            held_back(fresh.duplicates);
             return Ok(());
         }
         match output.deliver_waiting(fresh.events, std::slice::from_ref(&fresh.mark), wait) {
             Ok(()) => {
-                output.metrics().duplicates.add(fresh.duplicates);
+                held_back(fresh.duplicates);
                 return Ok(());
             }
             Err(refused) if refused.error.kind() == ErrorKind::Duplicate && tries < DUPLICATE_RETRIES => {
