@@ -67,10 +67,7 @@ impl Agent {
         let stop = Arc::new(Stop::default());
         let metrics = Arc::new(metrics::Registry::default());
         let running = Arc::new(AtomicUsize::new(0));
-        // Sources that remember positions keep them in the store even with memory channels.
-        let needs_store = topology.channels.iter().any(|c| !c.in_memory)
-            || topology.sources.iter().any(|s| s.component.kind == "taildir");
-        let (store, lock) = if needs_store {
+        let (store, lock) = if topology.needs_store() {
             let power = topology.channels.iter().any(|c| c.power_safe);
             // Phones commit small buffers often: small pages write less per commit.
             let page_size = if topology.mobile.is_some() { 4096 } else { 16384 };
@@ -184,12 +181,14 @@ impl Agent {
         let workers: Vec<Runner> =
             (1..first.runner.workers).map(|_| Ok(runner.worker(build(&group.sinks)?))).collect::<Result<_>>()?;
         let running = Arc::new(AtomicUsize::new(0));
+        // Registered first: if a later thread cannot be spawned, the ones that
+        // were are still stopped by a reload or shutdown.
+        self.groups.insert(group.name.clone(), RunningGroup { stop, running: running.clone(), channel });
         let name = &group.name;
         for (w, worker) in workers.into_iter().enumerate() {
             self.spawn(format!("sluice-sink-{name}-{}", w + 1), &running, move || worker.run())?;
         }
         self.spawn(format!("sluice-sink-{name}"), &running, move || runner.run())?;
-        self.groups.insert(group.name.clone(), RunningGroup { stop, running, channel });
         Ok(())
     }
 

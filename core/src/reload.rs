@@ -9,7 +9,7 @@
 //! (the batch in flight is finished or rolled back first). Channels hold data,
 //! so they are never rebuilt: a reload that changes or removes one is refused,
 //! as is one that changes what only a restart can (`agent.data_dir`,
-//! `agent.metrics_listen`, `agent.name`).
+//! `agent.metrics_listen`, `agent.name`, the need for a store, a stdin source).
 
 use crate::config::{GroupSpec, Topology};
 use std::collections::BTreeMap;
@@ -98,6 +98,9 @@ pub fn plan(running: &Topology, next: &Topology) -> Result<Plan, String> {
     if let Some((key, _)) = restart_only.iter().find(|(_, changed)| *changed) {
         return Err(format!("{key}: changes only when the agent restarts"));
     }
+    if next.needs_store() && !running.needs_store() {
+        return Err("the agent started without a store (memory channels only): a durable channel, a taildir source or a dedup window takes a restart".into());
+    }
     let mut plan = Plan { policy: mobile_policy_changed(running, next)?, ..Plan::default() };
     for old in &running.channels {
         match next.channels.iter().find(|c| c.name == old.name) {
@@ -152,6 +155,15 @@ pub fn plan(running: &Topology, next: &Topology) -> Result<Plan, String> {
     }
     for old in &running.sources {
         plan.sources.entry(old.component.name.clone()).or_insert(Change::Stop);
+    }
+    // Standard input has one reader for the process's life: a second would split the lines.
+    for old in running.sources.iter().filter(|s| s.component.kind == "stdin") {
+        if matches!(plan.sources.get(&old.component.name), Some(Change::Restart | Change::Stop)) {
+            return Err(format!(
+                "sources.{}: a stdin source is read for the agent's life: changing or removing it takes a restart",
+                old.component.name
+            ));
+        }
     }
 
     let old_groups = running.runner_groups();

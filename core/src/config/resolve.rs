@@ -47,6 +47,14 @@ impl Topology {
         self.groups.iter().cloned().chain(alone).collect()
     }
 
+    /// Whether the agent keeps a store: for durable channels, for sources that
+    /// remember read positions (taildir) and for `dedup` windows, even when every
+    /// channel is in memory.
+    pub fn needs_store(&self) -> bool {
+        self.channels.iter().any(|c| !c.in_memory)
+            || self.sources.iter().any(|s| s.component.kind == "taildir" || s.component.table.contains_key("dedup"))
+    }
+
     /// The sink called `name`.
     pub fn sink(&self, name: &str) -> Option<&SinkSpec> {
         self.sinks.iter().find(|s| s.component.name == name)

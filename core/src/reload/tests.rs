@@ -99,7 +99,7 @@ fn each_edit_touches_only_what_it_changes() {
 fn a_source_removed_is_stopped_and_a_channel_added_is_opened() {
     let text = edited(
         "[sources.in]",
-        "[channels.extra]\ntype = \"memory\"\n[sources.app]\ntype = \"stdin\"\nchannels = [\"extra\"]\n[sources.in]",
+        "[channels.extra]\ntype = \"memory\"\n[sources.app]\ntype = \"tcp\"\nlisten = \"127.0.0.1:5150\"\nchannels = [\"extra\"]\n[sources.in]",
     );
     let grown = topology(&text);
     let plan = plan(&grown, &topology(BASE)).map_err(|e| e.to_string());
@@ -113,7 +113,10 @@ fn a_source_removed_is_stopped_and_a_channel_added_is_opened() {
     assert_eq!(plan.sources.get("app"), Some(&Change::Start));
     assert_eq!(plan.summary(), "channels: extra opened; sources: app started");
 
-    let shrunk = plan_or_error(&text.replace("[sources.app]\ntype = \"stdin\"\nchannels = [\"extra\"]\n", ""), &text);
+    let shrunk = plan_or_error(
+        &text.replace("[sources.app]\ntype = \"tcp\"\nlisten = \"127.0.0.1:5150\"\nchannels = [\"extra\"]\n", ""),
+        &text,
+    );
     assert_eq!(shrunk.map(|p| p.sources.get("app").copied()), Ok(Some(Change::Stop)));
 }
 
@@ -134,4 +137,26 @@ fn what_only_a_restart_changes_is_refused_by_key() {
         let refused = plan_or_error(&text, BASE).err().unwrap_or_default();
         assert!(refused.starts_with(expected), "{expected}: {refused}");
     }
+}
+
+#[test]
+fn a_store_or_a_stdin_restart_that_a_reload_cannot_give_is_refused() {
+    let memory = edited("type = \"sqlite\"", "type = \"memory\"");
+    let durable_added = format!("{memory}[channels.disk]\ntype = \"sqlite\"\n");
+    let refused = plan_or_error(&durable_added, &memory).err().unwrap_or_default();
+    assert!(refused.starts_with("the agent started without a store"), "{refused}");
+    let dedup_added = memory.replace("listen = \"127.0.0.1:5140\"", "listen = \"127.0.0.1:5140\"\ndedup = {}");
+    assert!(plan_or_error(&dedup_added, &memory).is_err(), "a dedup window needs the store");
+    assert!(plan_or_error(&durable_added, &durable_added).is_ok());
+
+    let stdin = format!("{BASE}[sources.app]\ntype = \"stdin\"\nchannels = [\"main\"]\n");
+    let changed = stdin.replace("type = \"stdin\"\n", "type = \"stdin\"\nbatch_size = 7\n");
+    let refused = plan_or_error(&changed, &stdin).err().unwrap_or_default();
+    assert!(refused.starts_with("sources.app: a stdin source is read for the agent's life"), "{refused}");
+    assert!(plan_or_error(BASE, &stdin).is_err(), "removing it is refused too");
+    let rerouted = stdin.replace(
+        "[sources.app]\ntype = \"stdin\"\nchannels = [\"main\"]\n",
+        "[sources.app]\ntype = \"stdin\"\nchannels = [\"main\"]\ninterceptors = [{ type = \"host\" }]\n",
+    );
+    assert_eq!(plan_or_error(&rerouted, &stdin).map(|p| p.sources.get("app").copied()), Ok(Some(Change::Reroute)));
 }
