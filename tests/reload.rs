@@ -87,9 +87,13 @@ fn post_all(addr: String, sent: Arc<AtomicUsize>, slow: Arc<AtomicBool>) {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        sent.fetch_add(PER_REQUEST, Ordering::SeqCst);
+        let done = sent.fetch_add(PER_REQUEST, Ordering::SeqCst) + PER_REQUEST;
         if slow.load(Ordering::SeqCst) {
             std::thread::sleep(Duration::from_millis(15));
+        }
+        // The rest waits for the rewrites to end, however slow they are: the load spans them.
+        while done >= EVENTS * 9 / 10 && slow.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
@@ -215,4 +219,34 @@ fn the_file_watch_waits_for_the_file_to_settle_and_sighup_reloads_an_unchanged_f
     // One reload per change: the watch does not fire again for the same file.
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(reloads(&m), Some((2, 0, 0)));
+}
+
+/// A sink backing off from a dead upstream: a reload that fixes its URL ships
+/// at once, not after the old backoff (an hour here).
+#[test]
+fn a_reload_that_fixes_a_sink_ships_at_once_instead_of_waiting_out_the_backoff() {
+    use sluice_tests::receiver::Reply;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let down = Receiver::scripted(|_, _| Reply::Status(503, vec![], "down".into()));
+    let up = Receiver::ok();
+    let (port, metrics) = (free_port(), free_port());
+    let text = |url: &str| {
+        format!(
+            "[agent]\ndata_dir = \"{}\"\nmetrics_listen = \"127.0.0.1:{metrics}\"\n[channels.main]\ntype = \"sqlite\"\n\
+             [sources.edges]\ntype = \"http\"\nlisten = \"127.0.0.1:{port}\"\nchannels = [\"main\"]\n\
+             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{url}\"\nretry = {{ initial = \"1h\", max = \"1h\" }}\n",
+            dir.path().join("data").display()
+        )
+    };
+    let config = write(dir.path(), "gateway.toml", &text(&down.url()));
+    let agent = Agent::start(&config, &dir.path().join("agent.log"));
+    let m = format!("127.0.0.1:{metrics}");
+    assert!(wait_until(Duration::from_secs(20), || reloads(&m).is_some()), "the agent did not start");
+    let body = br#"[{"headers":{"seq":"1"},"body":"waiting"}]"#;
+    assert_eq!(post(&format!("127.0.0.1:{port}"), "/", "application/json", &[], body).map(|r| r.0).ok(), Some(200));
+    assert!(wait_until(Duration::from_secs(10), || down.requests() > 0), "the first attempt did not happen");
+    std::fs::write(&config, text(&up.url())).unwrap_or_else(|e| panic!("{e}"));
+    sighup(&agent);
+    assert!(wait_until(Duration::from_secs(10), || up.events().len() == 1), "the fixed sink did not ship");
+    assert_eq!(reloads(&m), Some((1, 0, 0)));
 }

@@ -37,11 +37,12 @@ fn load(path: Option<&Path>, registry: &Registry) -> Result<Config> {
 /// SIGTERM/SIGINT drain within the bound.
 pub fn run(path: Option<&Path>) -> Result<()> {
     let registry = Registry::with_builtins();
+    // Stamped before it is read: an edit in between is seen by the watch.
+    let stamp = path.and_then(reload::Stamp::of);
     let text = match path {
         Some(path) => sluice::config::read_config_file(path)?,
         None => QUICKSTART.to_string(),
     };
-    let stamp = path.and_then(reload::Stamp::of);
     let config = Config::parse(&text, path.unwrap_or(Path::new("<built-in quickstart>")), &registry)?;
     let signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP])
         .map_err(|e| Error::new(ErrorKind::Io, format!("signals: {e}")))?;

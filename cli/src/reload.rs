@@ -101,7 +101,7 @@ pub fn reload(path: &Path, agent: &mut Agent, registry: &Registry) {
     for warning in sluice::config::warnings::warnings(&config.topology) {
         log::warn!("{warning}");
     }
-    match agent.reload(&config.topology, registry) {
+    match agent.reload(&config.topology, registry, config.topology.agent.drain_timeout) {
         Err(why) => {
             let why = format!("{}: {why}", path.display());
             log::error!("configuration reload refused: {why}; the running configuration stays");

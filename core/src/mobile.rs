@@ -138,7 +138,9 @@ impl Sdk {
     /// Moves the SDK to a new configuration, as `sluice run` reloads: changed
     /// upload sinks are rebuilt (an upload in flight is finished or rolled back
     /// first), a changed `[mobile]` policy applies at once, and everything
-    /// recorded stays.
+    /// recorded stays. With an upload out at the app's uploader it blocks until
+    /// the answer, at most the close bound (`drain_timeout`, at most 5 s): call
+    /// it off the thread that finishes uploads.
     ///
     /// # Errors
     /// [`ErrorKind::Config`] when the text is invalid (with line and key) or
@@ -153,7 +155,7 @@ impl Sdk {
             return Err(Error::new(ErrorKind::Closed, "the SDK is closed"));
         };
         let done = agent
-            .reload(&config.topology, &self.registry)
+            .reload(&config.topology, &self.registry, self.close_timeout)
             .map_err(|why| Error::new(ErrorKind::Config, format!("<config>: {why}")))?;
         if !done.failures.is_empty() {
             return Err(Error::new(ErrorKind::Other, done.failures.join("; ")));

@@ -219,11 +219,25 @@ impl Output {
     }
 }
 
-/// Puts `batch`, holding it and retrying while the channel is full; at shutdown one try.
+/// How long a stopping source keeps trying to put the batch it holds (a reload
+/// restarting it while its channel is full, or shutdown) before giving it up.
+const HELD_BATCH_GRACE: Duration = Duration::from_secs(5);
+
+/// Puts `batch`, holding it and retrying while the channel is full; once the
+/// source is stopped, for [`HELD_BATCH_GRACE`] more.
 pub(crate) fn deliver_until_accepted(ctx: &SourceContext, batch: &mut Vec<Event>) {
+    let mut grace_ends: Option<std::time::Instant> = None;
     while !batch.is_empty() {
         match ctx.output.deliver(std::mem::take(batch)) {
             Ok(()) => {}
+            Err(refused)
+                if ctx.stop.is_stopped()
+                    && *grace_ends.get_or_insert_with(|| std::time::Instant::now() + HELD_BATCH_GRACE)
+                        > std::time::Instant::now() =>
+            {
+                *batch = refused.events;
+                std::thread::sleep(Duration::from_millis(100));
+            }
             Err(refused) if ctx.stop.is_stopped() => {
                 log::warn!(
                     "source {}: {} events not accepted at shutdown: {}",

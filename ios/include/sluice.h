@@ -234,7 +234,9 @@ int32_t sluice_set_foreground(struct SluiceHandle *handle, bool foreground);
  * `[mobile]` policy applies at once, and everything recorded stays.
  * `SLUICE_ERR_CONFIG` when the text is invalid or changes what takes effect only
  * at the next open (the store's limits, the record buffer): nothing changed
- * then (see `sluice_last_error()`).
+ * then (see `sluice_last_error()`). With an upload out at the app's uploader it
+ * waits for the answer, at most the close bound (at most 5 s): do not call it
+ * from the thread that finishes uploads.
  *
  * # Safety
  * `config_toml` is NULL or a NUL-terminated string.

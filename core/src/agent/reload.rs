@@ -22,13 +22,13 @@ impl Agent {
     /// Moves the running agent to `next`: components whose tables did not change
     /// keep running untouched; sources whose routes changed take the new route;
     /// changed or removed sources and sink groups are stopped (a batch in flight
-    /// is committed or rolled back, waiting up to `next`'s `drain_timeout`) and
-    /// changed or new ones started. Channels keep their data.
+    /// is committed or rolled back, waiting up to `wait`) and changed or new ones
+    /// started. Channels keep their data.
     ///
     /// # Errors
     /// The reload changes something only a restart may (a channel, the data
     /// directory, …): `key: reason`, and nothing was changed.
-    pub fn reload(&mut self, next: &Topology, registry: &Registry) -> Result<Reloaded, String> {
+    pub fn reload(&mut self, next: &Topology, registry: &Registry, wait: Duration) -> Result<Reloaded, String> {
         let plan = plan(&self.topology, next)?;
         let mut failures = Vec::new();
         let mut running = next.clone();
@@ -43,7 +43,7 @@ impl Agent {
         if let (true, Some(gate), Some(policy)) = (plan.policy, &self.gate, &next.mobile) {
             gate.set_policy(policy.clone());
         }
-        self.stop_changed(&plan, next.agent.drain_timeout);
+        self.stop_changed(&plan, wait);
         for (name, change) in &plan.sources {
             let Some(spec) = next.sources.iter().find(|s| &s.component.name == name) else { continue };
             if *change != Change::Reroute {
@@ -52,13 +52,29 @@ impl Agent {
             let route = self.route(spec);
             match (route, self.sources.get(name)) {
                 (Ok(route), Some(source)) => source.output.reroute(route),
-                (Err(e), _) => failures.push(format!("sources.{name}: {e}")),
+                (Err(e), _) => {
+                    failures.push(format!("sources.{name}: {e}"));
+                    // Still on the old route: the next reload compares with that.
+                    let old = self.topology.sources.iter().find(|s| &s.component.name == name);
+                    if let (Some(old), Some(slot)) =
+                        (old, running.sources.iter_mut().find(|s| &s.component.name == name))
+                    {
+                        *slot = old.clone();
+                    }
+                }
                 (Ok(_), None) => {}
             }
         }
         for group in next.runner_groups() {
             if !matches!(plan.groups.get(&group.name), Some(Change::Start | Change::Restart)) {
                 continue;
+            }
+            if let (Some(Change::Restart), Some(store)) = (plan.groups.get(&group.name), &self.store) {
+                // Its settings changed (a fixed URL, say): it starts afresh, not
+                // where the old one's backoff left off.
+                if let Err(e) = store.save_retry(&group.name, 0, 0) {
+                    log::warn!("sink {}: cannot reset its retry state: {e}", group.name);
+                }
             }
             if let Err(e) = self.start_group(next, registry, &group) {
                 failures.push(format!("sinks.{}: {e}", group.name));

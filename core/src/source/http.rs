@@ -216,7 +216,15 @@ fn store(
                 tries += 1;
                 events = refused.events;
             }
-            Err(refused) => return Err(refused),
+            Err(refused) => {
+                if refused.error.kind() == ErrorKind::Duplicate {
+                    // Output leaves a lost race uncounted for the next try; there is none.
+                    let n = refused.events.len() as u64;
+                    output.metrics().received.add(n);
+                    output.metrics().rejected.add(n);
+                }
+                return Err(refused);
+            }
         }
     }
 }

@@ -103,6 +103,8 @@ public final class Sluice {
     /// rebuilt after its upload in flight finishes, a changed `[mobile]` policy
     /// applies at once, and everything recorded stays. Throws for invalid text or
     /// a change that needs a reopen (the store's limits, the record buffer).
+    /// With an upload out at the uploader it waits for the answer (at most 5 s):
+    /// call it off the main thread.
     public func setConfig(_ config: String) throws {
         try SluiceError.check(sluice_set_config(handle, config))
     }

@@ -77,6 +77,8 @@ class Sluice private constructor(private val handle: Long, uploader: Uploader) :
      * applies at once, and everything recorded stays. Throws [SluiceException]
      * with [SluiceException.CONFIG] for invalid text or a change that needs a
      * reopen (the store's limits, the record buffer); nothing changed then.
+     * With an upload out at the uploader it waits for the answer (at most 5 s):
+     * call it off the main thread.
      */
     fun setConfig(config: String) = Native.setConfig(handle, config)
 
