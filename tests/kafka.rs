@@ -57,7 +57,14 @@ fn kafka_records_arrive_with_keys_and_headers_across_a_broker_sigkill() {
     run_script("kafka", "fetch.sh", &[]);
     let work = dir.path().join("kafka");
     let kafka_port = free_port();
-    run_script("kafka", "broker.sh", &["start", &work.to_string_lossy(), &kafka_port.to_string()]);
+    // Both ports from the tests' allocator: a controller port the script picked
+    // could land on a port another test (or an ephemeral socket) holds.
+    let controller_port = free_port();
+    run_script(
+        "kafka",
+        "broker.sh",
+        &["start", &work.to_string_lossy(), &kafka_port.to_string(), &controller_port.to_string()],
+    );
     let broker = Broker(work.clone());
     run_script(
         "kafka",

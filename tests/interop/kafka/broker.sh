@@ -33,10 +33,13 @@ lib() { "$HERE/fetch.sh"; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Below the kernel's ephemeral range: a port there may be the local end of a
+# connection in TIME_WAIT, which a listener cannot always bind.
 free_port() {
-  local p
+  local p low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   for _ in $(seq 1 50); do
-    p=$(( 20000 + RANDOM % 30000 ))
+    p=$(( 10000 + RANDOM % (low - 10000) ))
     port_open "$p" || { echo "$p"; return 0; }
   done
   die "no free port found"
@@ -158,7 +161,13 @@ cmd_start() {
   local deadline=$(( $(date +%s) + ${BROKER_START_TIMEOUT:-60} ))
   until [[ -s "$dir/broker.pid" ]]; do sleep 0.05; done
   while :; do
-    running "$dir" || { tail -30 "$dir/broker.out" >&2; die "broker exited during start (see $dir/logs/server.log)"; }
+    running "$dir" || {
+      tail -30 "$dir/broker.out" >&2
+      # the reason is in the broker's own log, which the caller's temp dir may not outlive
+      [[ -f "$dir/logs/server.log" ]] && tail -c "+$((offset + 1))" "$dir/logs/server.log" \
+        | grep -E -A8 'ERROR|FATAL|Exception' | head -40 >&2
+      die "broker exited during start (see $dir/logs/server.log)"
+    }
     if port_open "$port" && [[ -f "$dir/logs/server.log" ]] \
        && tail -c "+$((offset + 1))" "$dir/logs/server.log" | grep -q 'Kafka Server started'; then
       break
