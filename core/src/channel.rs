@@ -205,6 +205,14 @@ pub trait Channel: Send + Sync + 'static {
         drop(taken);
     }
 
+    /// Deletes every stored event no sink holds now, of every priority, counted
+    /// as lost for `purged` (a user withdrew consent, say). Returns how many went.
+    /// A batch a sink holds is committed or rolled back as usual.
+    ///
+    /// # Errors
+    /// Storage failures; nothing was deleted then.
+    fn purge(&self) -> Result<u64>;
+
     /// Waits up to `timeout` for events to become available; returns whether any are.
     fn wait_for_events(&self, timeout: Duration) -> bool;
 

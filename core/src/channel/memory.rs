@@ -146,6 +146,21 @@ impl Channel for MemoryChannel {
         &self.inner.name
     }
 
+    fn purge(&self) -> Result<u64> {
+        let mut q = self.inner.lock();
+        let mut purged = 0u64;
+        for priority in Priority::ALL {
+            for (_, event) in std::mem::take(&mut q.by_priority[priority as usize]) {
+                q.usage.sub(priority, 1, event.size() as u64);
+                purged += 1;
+            }
+        }
+        self.inner.publish(&q);
+        drop(q);
+        self.inner.space.notify();
+        Ok(purged)
+    }
+
     fn put_waiting(&self, mut events: Vec<Event>, _marks: &[Mark], wait: &Wait) -> Result<bool, PutError> {
         let cap = self.inner.capacity;
         loop {

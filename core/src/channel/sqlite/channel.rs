@@ -185,6 +185,11 @@ impl Channel for SqliteChannel {
         }
     }
 
+    fn purge(&self) -> Result<u64> {
+        let mut state = self.store.lock();
+        super::evict::purge(&mut state, self.slot)
+    }
+
     fn wait_for_events(&self, timeout: Duration) -> bool {
         let seen = self.data.generation();
         if self.store.lock().channels.get(self.slot).is_some_and(|c| c.has_available()) {

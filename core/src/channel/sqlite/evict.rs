@@ -1,5 +1,6 @@
 //! Eviction under `drop_oldest`: which rows make room for a put, by quota or by
-//! disk, and removing them with their loss counted.
+//! disk, and removing them with their loss counted; and the purge, which
+//! removes every row no sink holds.
 //!
 //! The oldest events of the put's priority or lower go first, lowest priority
 //! first; `high` events and rows a sink holds are never evicted. A quota
@@ -132,4 +133,44 @@ pub(super) fn evict_alone(state: &mut State, slot: usize, plan: &[Eviction]) -> 
     index.publish();
     index.space.notify();
     Ok(())
+}
+
+/// Deletes every row of channel `slot` that no sink holds, of every priority,
+/// in one transaction, counted as `purged` losses. Returns the events removed.
+pub(super) fn purge(state: &mut State, slot: usize) -> Result<u64> {
+    let State { conn, channels, space, .. } = &mut *state;
+    let index = channels.get_mut(slot).ok_or_else(|| Error::new(ErrorKind::Closed, "channel is gone"))?;
+    let rows: Vec<(Priority, i64, u64, u64)> = Priority::ALL
+        .into_iter()
+        .flat_map(|p| {
+            index.rows[p as usize]
+                .iter()
+                .filter(|(_, m)| !m.leased)
+                .map(move |(seq, m)| (p, *seq, u64::from(m.n - m.skip), m.bytes))
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    super::freeing(conn, space, |conn| {
+        let tx = conn.unchecked_transaction()?;
+        for (_, seq, _, _) in &rows {
+            tx.prepare_cached("DELETE FROM rows WHERE seq = ?1")?.execute([seq])?;
+        }
+        for priority in Priority::ALL {
+            let (n, bytes) = rows.iter().filter(|r| r.0 == priority).fold((0, 0), |(n, b), r| (n + r.2, b + r.3));
+            if n > 0 {
+                record_loss(&tx, &index.name, "purged", priority, n, bytes)?;
+            }
+        }
+        Ok(tx.commit()?)
+    })?;
+    let mut purged = 0;
+    for (priority, seq, _, _) in &rows {
+        purged += index.forget(*priority, *seq).map_or(0, |(n, _)| n);
+    }
+    index.publish();
+    index.space.notify();
+    log::info!("channel {}: purged {purged} events", index.name);
+    Ok(purged)
 }

@@ -381,3 +381,32 @@ fn seen_ids_ride_with_the_put() -> Result<()> {
     assert_eq!(store.seen_count("capped")?, 2, "max_ids bounds what is remembered");
     Ok(())
 }
+
+#[test]
+fn a_purge_deletes_every_priority_but_what_a_sink_holds_and_counts_it() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let channel = open(dir.path(), Capacity::default())?;
+    channel.put(events(3, Priority::Normal))?;
+    let held = channel.take(3, usize::MAX)?.ok_or_else(|| Error::storage("nothing taken"))?;
+    channel.put(events(4, Priority::Low))?;
+    channel.put(events(5, Priority::High))?;
+    assert_eq!(channel.purge()?, 9, "low and high go; the batch a sink holds stays");
+    assert_eq!(channel.metrics().size.get(), 3);
+    // The held batch commits as usual, and a rolled-back one would come back.
+    channel.commit(held, Vec::new())?;
+    assert_eq!(channel.metrics().size.get(), 0);
+    assert!(channel.take(10, usize::MAX)?.is_none());
+    let purged: i64 =
+        channel
+            .store()
+            .lock()
+            .conn
+            .query_row("SELECT SUM(events) FROM losses WHERE reason = 'purged'", [], |r| r.get(0))?;
+    assert_eq!(purged, 9, "purged events are counted as losses for inspect");
+    // Gone after a reopen too.
+    drop(channel);
+    let reopened = open(dir.path(), Capacity::default())?;
+    assert!(reopened.take(10, usize::MAX)?.is_none());
+    assert_eq!(reopened.purge()?, 0);
+    Ok(())
+}
