@@ -51,9 +51,10 @@ fn record_then_flush_delivers_every_event_with_its_headers() {
     }
     let stats = sdk.stats();
     assert_eq!((stats.recorded, stats.delivered, stats.pending_events), (300, 300, 0));
-    sdk.close().unwrap();
+    sdk.close();
     assert!(sdk.record(event(0, Priority::Normal)).is_err(), "record after close must fail");
-    assert!(sdk.close().is_err(), "a second close reports that it was closed");
+    sdk.close(); // a second close does nothing
+    assert!(sdk.flush(Duration::from_millis(10)).is_err(), "flush after close reports Closed");
 }
 
 #[test]
@@ -68,7 +69,7 @@ fn the_builtin_client_ships_when_a_sink_asks_for_it_and_no_uploader_runs() {
     }
     assert!(sdk.flush(Duration::from_secs(10)).unwrap(), "{}", sdk.stats_json());
     assert_eq!(data_events(&receiver).len(), 20);
-    sdk.close().unwrap();
+    sdk.close();
 }
 
 #[test]
@@ -93,7 +94,7 @@ fn without_an_uploader_requests_expire_as_retries_and_ship_once_one_runs() {
     sluice_tests::uploader::start(sdk.uploads());
     assert!(sdk.flush(Duration::from_secs(30)).unwrap(), "{}", sdk.stats_json());
     assert_eq!(data_events(&receiver).iter().map(index).collect::<Vec<_>>(), (0..20).collect::<Vec<_>>());
-    sdk.close().unwrap();
+    sdk.close();
 }
 
 #[test]
@@ -231,8 +232,8 @@ fn bad_configuration_and_bad_events_are_errors_with_a_reason() {
     let ok = "[sinks.up]\ntype = \"null\"\n";
     let first = Sdk::open(dir.path(), ok).unwrap();
     assert!(Sdk::open(dir.path(), ok).is_err());
-    first.close().unwrap();
-    Sdk::open(dir.path(), ok).unwrap().close().unwrap();
+    first.close();
+    Sdk::open(dir.path(), ok).unwrap().close();
 }
 
 /// The app killed (SIGKILL) during a record loop, ten times, then reopened:
@@ -279,7 +280,7 @@ fn killed_during_a_record_loop_loses_only_the_commit_window() {
     assert!(synced.len() >= 10, "the child recorded too little to test anything: {}", synced.len());
     let sdk = open(dir.path(), &config(&receiver, "", "{ linger = \"0ms\" }"));
     assert!(sdk.flush(Duration::from_secs(30)).unwrap(), "reopened store did not drain: {}", sdk.stats_json());
-    sdk.close().unwrap();
+    sdk.close();
     let got: HashSet<String> = receiver.events().iter().filter_map(|e| e["body"].as_str().map(String::from)).collect();
     let lost_synced: Vec<_> = synced.iter().filter(|b| !got.contains(*b)).collect();
     assert!(lost_synced.is_empty(), "record_sync returned but the event was lost: {lost_synced:?}");
@@ -352,7 +353,7 @@ fn a_flush_racing_a_close_answers_closed() {
     }
     let flusher = flush_in_thread(&sdk, Duration::from_secs(10));
     std::thread::sleep(Duration::from_millis(300));
-    sdk.close().unwrap();
+    sdk.close();
     let (result, took) = flusher.join().unwrap();
     let kind = result.as_ref().err().map(|e| e.kind());
     assert_eq!(kind, Some(sluice::ErrorKind::Closed), "{result:?}");
@@ -394,7 +395,7 @@ fn after_set_network_offline_returns_no_request_reaches_the_uploader() {
         sdk.set_network(Network::Unmetered);
     }
     assert!(sdk.flush(Duration::from_secs(10)).unwrap());
-    sdk.close().unwrap();
+    sdk.close();
 }
 
 #[test]
@@ -435,6 +436,6 @@ fn set_config_moves_uploads_to_a_new_sink_and_policy_and_keeps_what_was_recorded
     sdk.record(event(50, Priority::Normal)).unwrap();
     assert!(sdk.flush(Duration::from_secs(10)).unwrap());
     assert_eq!(data_events(&second).len(), 51, "the refused versions left the running sink in place");
-    sdk.close().unwrap();
+    sdk.close();
     assert_eq!(sdk.set_config(&unmetered_only).err().map(|e| e.kind()), Some(sluice::ErrorKind::Closed));
 }

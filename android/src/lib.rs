@@ -15,7 +15,7 @@ mod logcat;
 pub mod upload;
 
 use jni::objects::{JByteArray, JClass, JString};
-use jni::sys::{jboolean, jint, jlong, jstring, JNI_TRUE};
+use jni::sys::{jboolean, jbyteArray, jint, jlong, jstring, JNI_TRUE};
 use jni::JNIEnv;
 use sluice::mobile::{handles, status, Sdk};
 use std::path::Path;
@@ -38,7 +38,9 @@ pub extern "system" fn Java_dev_sluice_Native_open<'local>(
     })
 }
 
-/// `Native.record(handle, body, packedHeaders, priority, sync)`.
+/// `Native.record(handle, body, packedHeaders, priority, sync)`: whether the
+/// event was taken. Never throws: what was not taken is counted in stats
+/// (`dropped`) with its reason in `last_error`.
 #[no_mangle]
 pub extern "system" fn Java_dev_sluice_Native_record<'local>(
     mut env: JNIEnv<'local>,
@@ -48,16 +50,17 @@ pub extern "system" fn Java_dev_sluice_Native_record<'local>(
     headers: JByteArray<'local>,
     priority: jint,
     sync: jboolean,
-) {
-    error::guard(&mut env, (), |env| {
+) -> jboolean {
+    error::quiet(&mut env, |env| {
         let sdk = convert::sdk(handle)?;
-        let body = convert::bytes(env, &body)?;
-        let headers = convert::headers(env, &headers)?;
-        let event = Sdk::event(body, headers, status::priority(priority)?)?;
-        if sync == JNI_TRUE {
-            sdk.record_sync(event)
-        } else {
-            sdk.record(event)
+        let parts = convert::bytes(env, &body)
+            .and_then(|body| Ok((body, convert::headers(env, &headers)?, status::priority(priority)?)));
+        match parts {
+            Ok((body, headers, priority)) => sdk.record_event(body, headers, priority, sync == JNI_TRUE),
+            Err(e) => {
+                sdk.not_taken(&e);
+                Err(e)
+            }
         }
     })
 }
@@ -148,22 +151,101 @@ pub extern "system" fn Java_dev_sluice_Native_stats<'local>(
     })
 }
 
-/// `Native.close(handle)`.
+/// `Native.close(handle)`: a second close does nothing.
 #[no_mangle]
 pub extern "system" fn Java_dev_sluice_Native_close<'local>(
     mut env: JNIEnv<'local>,
     _class: JClass<'local>,
     handle: jlong,
 ) {
+    error::guard(&mut env, (), |_| handles::close(u64::try_from(handle).unwrap_or(0)))
+}
+
+/// `Native.setNetworkState(handle, available, validated, metered)`: the default
+/// network as `ConnectivityManager` describes it.
+#[no_mangle]
+pub extern "system" fn Java_dev_sluice_Native_setNetworkState<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    available: jboolean,
+    validated: jboolean,
+    metered: jboolean,
+) {
     error::guard(&mut env, (), |_| {
-        let closed = || sluice::Error::new(sluice::ErrorKind::Closed, "this Sluice instance is already closed");
-        let id = u64::try_from(handle).map_err(|_| closed())?;
-        let sdk = handles::get(id).ok_or_else(closed)?;
-        // Closed before it leaves the table, so the uploader loop can still
-        // finish a request in flight while the close waits for it; only the
-        // close that closed removes it (a concurrent second one gets Closed).
-        sdk.close()?;
-        handles::remove(id);
+        convert::sdk(handle)?.set_network_state(available == JNI_TRUE, validated == JNI_TRUE, metered == JNI_TRUE);
         Ok(())
     })
+}
+
+/// `Native.setBattery(handle, charging, levelPercent, powerSave)`.
+#[no_mangle]
+pub extern "system" fn Java_dev_sluice_Native_setBattery<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    charging: jboolean,
+    level_percent: jint,
+    power_save: jboolean,
+) {
+    error::guard(&mut env, (), |_| {
+        convert::sdk(handle)?.set_battery(charging == JNI_TRUE, level_percent, power_save == JNI_TRUE);
+        Ok(())
+    })
+}
+
+/// `Native.setUploadEnabled(handle, enabled)`: consent, persisted.
+#[no_mangle]
+pub extern "system" fn Java_dev_sluice_Native_setUploadEnabled<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    enabled: jboolean,
+) {
+    error::guard(&mut env, (), |_| convert::sdk(handle)?.set_upload_enabled(enabled == JNI_TRUE))
+}
+
+/// `Native.purge(handle)`: how many stored events were deleted.
+#[no_mangle]
+pub extern "system" fn Java_dev_sluice_Native_purge<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jlong {
+    error::guard(&mut env, 0, |_| Ok(i64::try_from(convert::sdk(handle)?.purge()?).unwrap_or(i64::MAX)))
+}
+
+/// `Native.backgroundJob(handle)`: 0 when no background delivery job is
+/// wanted, else the network it needs (1 any, 2 unmetered).
+#[no_mangle]
+pub extern "system" fn Java_dev_sluice_Native_backgroundJob<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jint {
+    error::guard(&mut env, 0, |_| Ok(convert::sdk(handle)?.background_job().map_or(0, |n| n as jint)))
+}
+
+/// `Native.statsPacked(handle)`: [`sluice::mobile::Stats::pack`]'s layout.
+#[no_mangle]
+pub extern "system" fn Java_dev_sluice_Native_statsPacked<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jbyteArray {
+    error::guard(&mut env, std::ptr::null_mut(), |env| {
+        let packed = convert::sdk(handle)?.stats().pack();
+        Ok(env.byte_array_from_slice(&packed).map_err(convert::jni_error)?.into_raw())
+    })
+}
+
+/// `Native.runBackgroundJob(handle)`: flushes within the job's budget; whether
+/// the job should run again.
+#[no_mangle]
+pub extern "system" fn Java_dev_sluice_Native_runBackgroundJob<'local>(
+    mut env: JNIEnv<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> jboolean {
+    error::guard(&mut env, 0, |_| Ok(u8::from(convert::sdk(handle)?.run_background_job()?)))
 }

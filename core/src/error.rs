@@ -26,6 +26,8 @@ pub enum ErrorKind {
     Closed,
     /// A de-duplicating put met an event id stored meanwhile by another put.
     Duplicate,
+    /// The user turned uploads off (mobile consent): nothing is recorded.
+    Disabled,
     /// Anything else.
     Other,
 }

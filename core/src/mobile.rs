@@ -5,13 +5,16 @@
 //! map errors; everything the API does lives here. A binding keeps an [`Sdk`]
 //! in [`handles`], so a handle used after close is an error, never a dangling pointer.
 
+pub mod device;
 mod gate;
 pub mod handles;
 mod recorder;
+pub mod stats;
 pub mod status;
 
 pub use gate::{Gate, GateSnapshot, Network, Wake};
-pub use recorder::{Recorder, RecorderStats};
+pub use recorder::{Recorder, RecorderStats, RECORD_WAIT_BOUND};
+pub use stats::Stats;
 
 use crate::agent::Agent;
 use crate::channel::Channel;
@@ -21,8 +24,8 @@ use crate::event::{Event, Priority};
 use crate::metrics::Entry;
 use crate::registry::Registry;
 use crate::sink::platform::PlatformUploads;
-use serde::Serialize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,39 +39,6 @@ pub const MAX_HEADERS: usize = crate::event::MAX_HEADERS;
 /// How often `flush` checks whether the upload finished.
 const FLUSH_POLL: Duration = Duration::from_millis(5);
 
-/// What `stats()` reports (serialised as JSON for the bindings).
-#[derive(Debug, Clone, Serialize)]
-pub struct Stats {
-    /// Events not yet acknowledged upstream: in the store plus in the write buffer.
-    pub pending_events: u64,
-    /// Bytes of the events in the store.
-    pub pending_bytes: u64,
-    /// Events in the write buffer, not yet committed.
-    pub buffered_events: u64,
-    /// Events recorded since open.
-    pub recorded: u64,
-    /// Events acknowledged upstream since open.
-    pub delivered: u64,
-    /// Events dropped by the disk quota (`drop_oldest`) since open.
-    pub evicted: u64,
-    /// Events expired by `max_age` since open.
-    pub expired: u64,
-    /// Events refused at commit (quota full of `high` events, storage failure) since open.
-    pub refused: u64,
-    /// Events the upstream refused for good, kept in quarantine, since open.
-    pub quarantined: u64,
-    /// Reported connectivity: `offline`, `metered` or `unmetered`.
-    pub network: &'static str,
-    /// Why uploads are paused, if they are: `offline`, `low_battery`, `metered_network`, `metered_budget_spent`.
-    pub uploads_paused: Option<&'static str>,
-    /// Bytes uploaded on metered networks today (UTC).
-    pub metered_bytes_today: u64,
-    /// The last failure (upload or commit).
-    pub last_error: Option<String>,
-    /// When the last batch was acknowledged, ms since the epoch.
-    pub last_upload_ms: Option<u64>,
-}
-
 /// An open SDK instance: one store, its write buffer, its uploaders.
 pub struct Sdk {
     agent: Mutex<Option<Agent>>,
@@ -81,6 +51,14 @@ pub struct Sdk {
     /// What [`Sdk::set_config`] reads a new configuration with.
     data_dir: PathBuf,
     registry: Registry,
+    /// Events `record` did not take (see [`Stats::dropped`]).
+    dropped: AtomicU64,
+    /// Events deleted by a purge (see [`Stats::purged`]).
+    purged: AtomicU64,
+    /// Why the last event was not taken.
+    last_drop: Mutex<Option<String>>,
+    /// Held for the whole close sequence.
+    closing: Mutex<()>,
 }
 
 impl std::fmt::Debug for Sdk {
@@ -122,7 +100,7 @@ impl Sdk {
         gate.attach(uploads.clone());
         let recorder = Recorder::start(channel.clone(), spec.buffer_events, spec.commit_interval)?;
         let metrics = agent.metrics().clone();
-        Ok(Sdk {
+        let sdk = Sdk {
             agent: Mutex::new(Some(agent)),
             recorder,
             gate,
@@ -132,7 +110,17 @@ impl Sdk {
             close_timeout: topology.agent.drain_timeout.min(Duration::from_secs(5)),
             data_dir: data_dir.to_path_buf(),
             registry: registry.clone(),
-        })
+            dropped: AtomicU64::new(0),
+            purged: AtomicU64::new(0),
+            last_drop: Mutex::new(None),
+            closing: Mutex::new(()),
+        };
+        // Uploads turned off in an earlier run: whatever a rollback left behind
+        // then must not leave the device either.
+        if !sdk.gate.upload_enabled() {
+            sdk.purge_store()?;
+        }
+        Ok(sdk)
     }
 
     /// Moves the SDK to a new configuration, as `sluice run` reloads: changed
@@ -192,6 +180,131 @@ impl Sdk {
         Ok(event)
     }
 
+    /// What the bindings' `record` calls: builds the event from what the app
+    /// passed and buffers it (`sync`: and waits for its commit). An event not
+    /// taken (invalid, the buffer full past [`RECORD_WAIT_BOUND`], uploads
+    /// turned off, a refused commit) is counted in [`Stats::dropped`] (a refused
+    /// commit in [`Stats::refused`]) and its reason kept in `last_error`; the
+    /// error says why, for the C ABI's status code. Nothing here throws at the app.
+    ///
+    /// # Errors
+    /// Why the event was not taken; [`ErrorKind::Disabled`] while uploads are off.
+    pub fn record_event(
+        &self,
+        body: Vec<u8>,
+        headers: Vec<(String, String)>,
+        priority: Priority,
+        sync: bool,
+    ) -> Result<()> {
+        let taken = if self.gate.upload_enabled() {
+            Sdk::event(body, headers, priority).and_then(|event| self.recorder.record(event))
+        } else {
+            Err(Error::new(
+                ErrorKind::Disabled,
+                "uploads are turned off (set_upload_enabled): the event was not recorded",
+            ))
+        };
+        match taken {
+            // A refused commit is counted as refused by the recorder.
+            Ok(seq) if sync => self.recorder.wait_committed(seq),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.not_taken(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Counts an event the app passed that was not taken for `why` (a binding
+    /// calls this for arguments it could not even convert).
+    pub fn not_taken(&self, why: &Error) {
+        // A closed SDK has no stats left to show.
+        if why.kind() != ErrorKind::Closed {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            *self.last_drop.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_string());
+        }
+    }
+
+    /// The user turns uploads on or off (consent, Glean's `setUploadEnabled`).
+    /// Off: no upload starts from now on (one already at the app's uploader
+    /// finishes), everything stored is purged, `record` takes nothing, and the
+    /// choice is persisted before this returns, so it holds after a restart.
+    /// On: starts afresh, with an empty store.
+    ///
+    /// # Errors
+    /// The store could not record the choice or purge; uploads follow it for this run anyway.
+    pub fn set_upload_enabled(&self, enabled: bool) -> Result<()> {
+        self.ensure_open()?;
+        if enabled {
+            // What a rolled-back upload put back while uploads were off goes first.
+            self.purge_store()?;
+            self.gate.set_upload_enabled(true)
+        } else {
+            let saved = self.gate.set_upload_enabled(false);
+            if let Err(e) = self.recorder.commit_now() {
+                log::warn!("commit before the purge failed: {e}");
+            }
+            self.purge_store()?;
+            saved
+        }
+    }
+
+    /// Deletes everything stored and buffered that is not at the app's
+    /// uploader now, counted in [`Stats::purged`]. Uploads stay as they are.
+    ///
+    /// # Errors
+    /// Closed, or the store failed.
+    pub fn purge(&self) -> Result<u64> {
+        self.ensure_open()?;
+        if let Err(e) = self.recorder.commit_now() {
+            log::warn!("commit before the purge failed: {e}");
+        }
+        self.purge_store()
+    }
+
+    fn purge_store(&self) -> Result<u64> {
+        let purged = self.channel.purge()?;
+        self.purged.fetch_add(purged, Ordering::Relaxed);
+        Ok(purged)
+    }
+
+    fn ensure_open(&self) -> Result<()> {
+        match self.agent.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            true => Ok(()),
+            false => Err(Error::new(ErrorKind::Closed, "the SDK is closed")),
+        }
+    }
+
+    /// The app reports the default network as the platform describes it; what
+    /// that means for uploads is [`device::network_from`].
+    pub fn set_network_state(&self, available: bool, validated: bool, metered: bool) {
+        self.set_network(device::network_from(available, validated, metered));
+    }
+
+    /// The app reports the battery as the platform describes it (`level_percent`
+    /// −1 when unknown); what counts as low is [`device::battery_low`].
+    pub fn set_battery(&self, charging: bool, level_percent: i32, power_save: bool) {
+        self.set_power(charging, device::battery_low(level_percent, power_save));
+    }
+
+    /// Whether the app should schedule a background delivery job now, and on
+    /// which network (see [`device::background_job`]).
+    pub fn background_job(&self) -> Option<device::JobNetwork> {
+        let pending = self.stats().pending_events;
+        device::background_job(pending, self.gate.upload_enabled(), self.gate.upload_on())
+    }
+
+    /// What a background delivery job does (Android's `JobScheduler` job, an
+    /// iOS `BGTask`): flushes for at most [`device::BACKGROUND_JOB_BUDGET`] and
+    /// says whether the job should run again (events still pending that may leave).
+    ///
+    /// # Errors
+    /// Closed, or the commit of the buffer failed.
+    pub fn run_background_job(&self) -> Result<bool> {
+        let drained = self.flush(device::BACKGROUND_JOB_BUDGET)?;
+        Ok(!drained && self.background_job().is_some())
+    }
+
     /// Puts `event` in the write buffer; it is committed within `commit_interval`.
     /// Never waits on the network; waits on the writer only while the buffer is full.
     ///
@@ -215,9 +328,7 @@ impl Sdk {
     /// # Errors
     /// Closed, or the commit of the buffer failed.
     pub fn flush(&self, timeout: Duration) -> Result<bool> {
-        if self.agent.lock().unwrap_or_else(|p| p.into_inner()).is_none() {
-            return Err(Error::new(ErrorKind::Closed, "the SDK is closed"));
-        }
+        self.ensure_open()?;
         let deadline = Instant::now() + timeout;
         self.recorder.commit_now()?;
         self.gate.urgent_for(timeout);
@@ -288,10 +399,16 @@ impl Sdk {
             expired: channel.expired.get(),
             refused: recorder.refused,
             quarantined,
+            dropped: self.dropped.load(Ordering::Relaxed),
+            purged: self.purged.load(Ordering::Relaxed),
             network: gate.network.name(),
+            upload_enabled: self.gate.upload_enabled(),
             uploads_paused: gate.paused,
             metered_bytes_today: gate.metered_bytes_today,
-            last_error: gate.last_error.or(commit_error),
+            last_error: gate
+                .last_error
+                .or(commit_error)
+                .or_else(|| self.last_drop.lock().unwrap_or_else(|p| p.into_inner()).clone()),
             last_upload_ms: gate.last_upload_ms,
         }
     }
@@ -310,13 +427,13 @@ impl Sdk {
     }
 
     /// Commits the buffer, stops the uploaders (an upload in flight finishes or
-    /// is sent again next time) and releases the store. Safe to call more than once.
-    ///
-    /// # Errors
-    /// [`ErrorKind::Closed`] when already closed.
-    pub fn close(&self) -> Result<()> {
+    /// is sent again next time) and releases the store. A second close does
+    /// nothing (`java.io.Closeable`'s contract).
+    pub fn close(&self) {
+        // A second close waits for the first to finish: when close returns, the store is released.
+        let _closing = self.closing.lock().unwrap_or_else(|p| p.into_inner());
         let Some(agent) = self.agent.lock().unwrap_or_else(|p| p.into_inner()).take() else {
-            return Err(Error::new(ErrorKind::Closed, "the SDK is already closed"));
+            return;
         };
         self.recorder.close();
         // New uploads and untaken ones fail now; one the app is sending may still finish.
@@ -326,12 +443,11 @@ impl Sdk {
         }
         // Whatever is still unanswered is sent again next time.
         self.uploads.close();
-        Ok(())
     }
 }
 
 impl Drop for Sdk {
     fn drop(&mut self) {
-        let _ = self.close();
+        self.close();
     }
 }

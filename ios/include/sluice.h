@@ -42,6 +42,21 @@
 #define SLUICE_NETWORK_UNMETERED 2
 
 /**
+ * No background delivery task is wanted now.
+ */
+#define SLUICE_JOB_NONE 0
+
+/**
+ * Schedule a background delivery task that needs any network.
+ */
+#define SLUICE_JOB_ANY_NETWORK 1
+
+/**
+ * Schedule a background delivery task that needs an unmetered network.
+ */
+#define SLUICE_JOB_UNMETERED 2
+
+/**
  * Success.
  */
 #define SLUICE_OK 0
@@ -58,6 +73,12 @@
  * both as "too late".
  */
 #define SLUICE_STALE 2
+
+/**
+ * `sluice_record`: the user turned uploads off (`sluice_set_upload_enabled`), so
+ * the event was not recorded; counted in stats as `dropped`.
+ */
+#define SLUICE_DISABLED 3
 
 /**
  * An argument is invalid (NULL, bad UTF-8, unknown code, too large); nothing was recorded.
@@ -96,6 +117,56 @@
 #define SLUICE_ERR_OTHER -7
 
 /**
+ * Error: something failed that the app may want to know (a store damaged, an upload refused).
+ */
+#define SLUICE_LOG_ERROR 1
+
+/**
+ * Warning: something was dropped, retried or refused.
+ */
+#define SLUICE_LOG_WARN 2
+
+/**
+ * Information: opened, closed, purged, configuration changed.
+ */
+#define SLUICE_LOG_INFO 3
+
+/**
+ * Debugging detail.
+ */
+#define SLUICE_LOG_DEBUG 4
+
+/**
+ * `uploads_paused`: uploads are not paused.
+ */
+#define SLUICE_PAUSED_NO 0
+
+/**
+ * `uploads_paused`: the user turned uploads off.
+ */
+#define SLUICE_PAUSED_UPLOAD_DISABLED 1
+
+/**
+ * `uploads_paused`: no usable network.
+ */
+#define SLUICE_PAUSED_OFFLINE 2
+
+/**
+ * `uploads_paused`: the battery is low and not charging.
+ */
+#define SLUICE_PAUSED_LOW_BATTERY 3
+
+/**
+ * `uploads_paused`: the network is metered and the policy wants unmetered.
+ */
+#define SLUICE_PAUSED_METERED_NETWORK 4
+
+/**
+ * `uploads_paused`: today's metered budget is spent.
+ */
+#define SLUICE_PAUSED_METERED_BUDGET_SPENT 5
+
+/**
  * The opaque handle of an open instance. Its address is a number in the
  * core's handle table, never dereferenced: a closed or made-up handle is an error, not a crash.
  * Not `repr(C)`: the header declares it opaque.
@@ -115,6 +186,84 @@ typedef struct SluiceHeader {
    */
   const char *value;
 } SluiceHeader;
+
+/**
+ * Receives one log record: a `SLUICE_LOG_*` level, the message (valid for the
+ * call only), and the `context` given to `sluice_set_log_callback`. Called on
+ * Sluice's threads and the app's, possibly at once: it must be thread-safe and quick.
+ */
+typedef void (*SluiceLogCallback)(int32_t level, const char *message, void *context);
+
+/**
+ * The counters of `sluice_stats` (the JSON of `sluice_stats_json` has the same
+ * fields, with `last_error`).
+ */
+typedef struct SluiceStats {
+  /**
+   * Events not yet acknowledged upstream (stored plus buffered).
+   */
+  uint64_t pending_events;
+  /**
+   * Bytes of the events in the store.
+   */
+  uint64_t pending_bytes;
+  /**
+   * Events in the write buffer, not yet committed.
+   */
+  uint64_t buffered_events;
+  /**
+   * Events recorded since open.
+   */
+  uint64_t recorded;
+  /**
+   * Events acknowledged upstream since open.
+   */
+  uint64_t delivered;
+  /**
+   * Events dropped by the disk quota (`drop_oldest`) since open.
+   */
+  uint64_t evicted;
+  /**
+   * Events expired by `max_age` since open.
+   */
+  uint64_t expired;
+  /**
+   * Events refused at commit since open.
+   */
+  uint64_t refused;
+  /**
+   * Events the upstream refused for good (kept in quarantine) since open.
+   */
+  uint64_t quarantined;
+  /**
+   * Events `sluice_record` did not take since open (invalid, buffer full past its bound, uploads off).
+   */
+  uint64_t dropped;
+  /**
+   * Events deleted by `sluice_purge` or by turning uploads off, since open.
+   */
+  uint64_t purged;
+  /**
+   * Bytes uploaded on metered networks today (UTC).
+   */
+  uint64_t metered_bytes_today;
+  /**
+   * When the last batch was acknowledged (ms since the epoch); 0 if none yet.
+   */
+  uint64_t last_upload_ms;
+  /**
+   * `SLUICE_NETWORK_*` as last reported.
+   */
+  int32_t network;
+  /**
+   * Whether the user lets uploads happen.
+   */
+  bool upload_enabled;
+  /**
+   * Why uploads are paused (`SLUICE_PAUSED_*`).
+   */
+  int32_t uploads_paused;
+} SluiceStats;
 
 /**
  * One request to send: POST `body` to `url` with `headers`. Owned by Sluice
@@ -175,7 +324,9 @@ int32_t sluice_open(const char *data_dir, const char *config_toml, struct Sluice
 /**
  * Records an event: `len` bytes of `body`, `n_headers` headers, a `SLUICE_PRIORITY_*`.
  * Returns once the event is in the write buffer (committed within `commit_interval`,
- * default 50 ms); never waits on the network.
+ * default 50 ms); never waits on the network, and waits for room in a full
+ * buffer at most 500 ms (`SLUICE_ERR_FULL` then). An event not taken is
+ * counted in stats (`dropped`); `SLUICE_DISABLED` while the user turned uploads off.
  *
  * # Safety
  * `body` is NULL (with `len` 0) or points to `len` bytes; `headers` is NULL
@@ -259,8 +410,9 @@ void sluice_string_free(char *s);
 
 /**
  * Commits the buffer, stops uploading (an upload in flight finishes or is
- * sent again next time) and releases the store. Later calls on the handle,
- * including a second close, return `SLUICE_ERR_CLOSED`.
+ * sent again next time) and releases the store. Later calls on the handle
+ * return `SLUICE_ERR_CLOSED`, except a second close, which does nothing
+ * (`SLUICE_OK`).
  */
 int32_t sluice_close(struct SluiceHandle *handle);
 
@@ -269,6 +421,73 @@ int32_t sluice_close(struct SluiceHandle *handle);
  * until the next failing call on this thread; do not free.
  */
 const char *sluice_last_error(void);
+
+/**
+ * The app reports the default network as the platform describes it: whether
+ * there is one, whether it reaches the internet (iOS: path status
+ * `.satisfied`), and whether it is metered (iOS: `isExpensive` or
+ * `isConstrained`). Not validated counts as offline.
+ */
+int32_t sluice_set_network_state(struct SluiceHandle *handle,
+                                 bool available,
+                                 bool validated,
+                                 bool metered);
+
+/**
+ * The app reports the battery: charging, the charge in percent (−1 when
+ * unknown) and whether power saving (Low Power Mode) is on. Low is at most
+ * 15 % or power saving; with `pause_on_low_battery`, uploads pause then unless charging.
+ */
+int32_t sluice_set_battery(struct SluiceHandle *handle,
+                           bool charging,
+                           int32_t level_percent,
+                           bool power_save);
+
+/**
+ * The user's consent (Glean's `setUploadEnabled`). `false`: no upload starts
+ * from now on, everything stored is purged, `sluice_record` returns
+ * `SLUICE_DISABLED`; kept across restarts. `true`: starts afresh, empty.
+ */
+int32_t sluice_set_upload_enabled(struct SluiceHandle *handle, bool enabled);
+
+/**
+ * Deletes everything stored that is not at the app's uploader now; `*purged`
+ * (if not NULL) is how many events went. Counted in stats as `purged`.
+ *
+ * # Safety
+ * `purged` is NULL or writable.
+ */
+int32_t sluice_purge(struct SluiceHandle *handle, uint64_t *purged);
+
+/**
+ * Whether the app should schedule a background delivery task now
+ * (`SLUICE_JOB_*`): events are pending and uploads are enabled; the value says
+ * which network the task must require. Negative: an error code.
+ */
+int32_t sluice_background_job(struct SluiceHandle *handle);
+
+/**
+ * What a background delivery task (`BGTaskScheduler`) runs: flushes for at
+ * most 25 s; `SLUICE_OK` when nothing is left to deliver, `SLUICE_PENDING` when
+ * the task should be scheduled again.
+ */
+int32_t sluice_run_background_task(struct SluiceHandle *handle);
+
+/**
+ * Sends the core's log records up to `max_level` (`SLUICE_LOG_*`) to `callback`
+ * with `context`; NULL stops them. Once per process Sluice installs its logger
+ * (unless the process already has one for the `log` crate, then this does nothing
+ * and returns `SLUICE_ERR_OTHER`).
+ */
+int32_t sluice_set_log_callback(SluiceLogCallback callback, void *context, int32_t max_level);
+
+/**
+ * Fills `*out` with the counters now.
+ *
+ * # Safety
+ * `out` is NULL or writable.
+ */
+int32_t sluice_stats(struct SluiceHandle *handle, struct SluiceStats *out);
 
 /**
  * Waits up to `wait_ms` (negative: until there is one) for a request to send.

@@ -16,6 +16,9 @@ pub const SLUICE_PENDING: i32 = 1;
 /// Once the handle is closed the call returns `SLUICE_ERR_CLOSED` instead: treat
 /// both as "too late".
 pub const SLUICE_STALE: i32 = 2;
+/// `sluice_record`: the user turned uploads off (`sluice_set_upload_enabled`), so
+/// the event was not recorded; counted in stats as `dropped`.
+pub const SLUICE_DISABLED: i32 = 3;
 /// An argument is invalid (NULL, bad UTF-8, unknown code, too large); nothing was recorded.
 pub const SLUICE_ERR_ARGUMENT: i32 = -1;
 /// The handle is closed (or was never opened).
@@ -74,6 +77,7 @@ mod tests {
             (SLUICE_OK, status::OK),
             (SLUICE_PENDING, status::PENDING),
             (SLUICE_STALE, status::STALE),
+            (SLUICE_DISABLED, status::DISABLED),
             (SLUICE_ERR_ARGUMENT, status::ARGUMENT),
             (SLUICE_ERR_CLOSED, status::CLOSED),
             (SLUICE_ERR_CONFIG, status::CONFIG),

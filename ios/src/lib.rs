@@ -9,11 +9,17 @@
 #![warn(missing_docs)]
 
 pub mod convert;
+pub mod device;
 pub mod error;
+pub mod log_callback;
+pub mod stats;
 pub mod upload;
 
 pub use convert::{SluiceHandle, SluiceHeader};
+pub use device::*;
 pub use error::*;
+pub use log_callback::*;
+pub use stats::*;
 pub use upload::*;
 
 use sluice::mobile::{handles, status, Sdk};
@@ -89,14 +95,16 @@ unsafe fn record(
     error::guard(|| {
         let sdk = convert::sdk(handle)?;
         // SAFETY: forwarded from the caller's promise.
-        let body = unsafe { convert::body(body, len) }?;
+        let body = unsafe { convert::body(body, len) };
         // SAFETY: forwarded from the caller's promise.
-        let headers = unsafe { convert::headers(headers, n_headers) }?;
-        let event = Sdk::event(body.to_vec(), headers, status::priority(priority)?)?;
-        if sync {
-            sdk.record_sync(event)?;
-        } else {
-            sdk.record(event)?;
+        let headers = unsafe { convert::headers(headers, n_headers) };
+        let parts = body.and_then(|body| Ok((body.to_vec(), headers?, status::priority(priority)?)));
+        match parts {
+            Ok((body, headers, priority)) => sdk.record_event(body, headers, priority, sync)?,
+            Err(e) => {
+                sdk.not_taken(&e);
+                return Err(e);
+            }
         }
         Ok(SLUICE_OK)
     })
@@ -104,7 +112,9 @@ unsafe fn record(
 
 /// Records an event: `len` bytes of `body`, `n_headers` headers, a `SLUICE_PRIORITY_*`.
 /// Returns once the event is in the write buffer (committed within `commit_interval`,
-/// default 50 ms); never waits on the network.
+/// default 50 ms); never waits on the network, and waits for room in a full
+/// buffer at most 500 ms (`SLUICE_ERR_FULL` then). An event not taken is
+/// counted in stats (`dropped`); `SLUICE_DISABLED` while the user turned uploads off.
 ///
 /// # Safety
 /// `body` is NULL (with `len` 0) or points to `len` bytes; `headers` is NULL
@@ -235,23 +245,16 @@ pub unsafe extern "C" fn sluice_string_free(s: *mut c_char) {
 }
 
 /// Commits the buffer, stops uploading (an upload in flight finishes or is
-/// sent again next time) and releases the store. Later calls on the handle,
-/// including a second close, return `SLUICE_ERR_CLOSED`.
+/// sent again next time) and releases the store. Later calls on the handle
+/// return `SLUICE_ERR_CLOSED`, except a second close, which does nothing
+/// (`SLUICE_OK`).
 #[no_mangle]
 pub extern "C" fn sluice_close(handle: *mut SluiceHandle) -> i32 {
     error::guard(|| {
         if handle.is_null() {
             return Err(sluice::Error::decode("handle is NULL"));
         }
-        let id = convert::handle_id(handle);
-        let Some(sdk) = handles::get(id) else {
-            return Err(sluice::Error::new(sluice::ErrorKind::Closed, "the handle is closed or invalid"));
-        };
-        // Closed before it leaves the table, so the uploader loop can still
-        // finish a request in flight while the close waits for it; only the
-        // close that closed removes it (a concurrent second one gets Closed).
-        sdk.close()?;
-        handles::remove(id);
+        handles::close(convert::handle_id(handle))?;
         Ok(SLUICE_OK)
     })
 }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 const DAY_MS: u64 = 86_400_000;
 const BUDGET_COUNTER: &str = "mobile.metered_bytes.";
+/// 1 while the user has turned uploads off (kept across restarts).
+const UPLOADS_OFF_COUNTER: &str = "mobile.uploads_off";
 
 /// The connectivity the app reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +85,8 @@ struct State {
     network: Network,
     charging: bool,
     low_battery: bool,
+    /// The user's consent: off stops every upload, across restarts.
+    upload_enabled: bool,
     urgent_until: Option<Instant>,
     /// Bumped when a sleeping runner should wake (urgent upload, network back, close).
     wakes: u64,
@@ -116,6 +120,7 @@ impl Gate {
     pub fn new(spec: MobileSpec, store: Option<Arc<Store>>) -> Gate {
         let day = now_ms() / DAY_MS;
         let metered_used = store.as_ref().map_or(0, |s| s.load_counter(&counter_name(day)).unwrap_or(0));
+        let uploads_off = store.as_ref().is_some_and(|s| s.load_counter(UPLOADS_OFF_COUNTER).unwrap_or(0) == 1);
         Gate {
             store,
             state: Mutex::new(State {
@@ -123,6 +128,7 @@ impl Gate {
                 network: Network::Unmetered,
                 charging: false,
                 low_battery: false,
+                upload_enabled: !uploads_off,
                 urgent_until: None,
                 wakes: 0,
                 resets: 0,
@@ -180,6 +186,31 @@ impl Gate {
         state.charging = charging;
         state.low_battery = low_battery;
         self.changed(state);
+    }
+
+    /// The user turns uploads on or off (consent); persisted before it returns
+    /// when the gate has a store.
+    ///
+    /// # Errors
+    /// The store could not record it; the gate follows it for this run anyway.
+    pub fn set_upload_enabled(&self, enabled: bool) -> crate::error::Result<()> {
+        let mut state = self.lock();
+        state.upload_enabled = enabled;
+        self.changed(state);
+        match &self.store {
+            Some(store) => store.save_counter(UPLOADS_OFF_COUNTER, u64::from(!enabled), UPLOADS_OFF_COUNTER),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the user lets uploads happen.
+    pub fn upload_enabled(&self) -> bool {
+        self.lock().upload_enabled
+    }
+
+    /// Which networks the policy lets uploads use.
+    pub fn upload_on(&self) -> UploadOn {
+        self.lock().spec.upload_on
     }
 
     /// The app went to background: upload at once (no linger, no backoff wait)
@@ -320,6 +351,9 @@ impl Gate {
     }
 
     fn paused(&self, state: &State) -> Option<&'static str> {
+        if !state.upload_enabled {
+            return Some("upload_disabled");
+        }
         if state.network == Network::Offline {
             return Some("offline");
         }
@@ -376,6 +410,21 @@ mod tests {
         assert_eq!(allowance, Some(u64::MAX));
         assert!(opened >= back, "the gate opened before the network came back");
         assert_eq!(sleeper.join().unwrap(), Wake::Reset);
+    }
+
+    #[test]
+    fn uploads_turned_off_pause_everything_and_stay_off_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::channel::Store::open(dir.path(), false).unwrap();
+        let g = Gate::new(MobileSpec::default(), Some(store.clone()));
+        assert!(g.upload_enabled());
+        g.set_upload_enabled(false).unwrap();
+        assert_eq!(g.snapshot().paused, Some("upload_disabled"));
+        drop(g);
+        let again = Gate::new(MobileSpec::default(), Some(store.clone()));
+        assert_eq!(again.snapshot().paused, Some("upload_disabled"));
+        again.set_upload_enabled(true).unwrap();
+        assert_eq!(Gate::new(MobileSpec::default(), Some(store)).snapshot().paused, None);
     }
 
     #[test]

@@ -28,3 +28,24 @@ pub fn get(id: u64) -> Option<Arc<Sdk>> {
 pub fn remove(id: u64) -> Option<Arc<Sdk>> {
     OPEN.write().unwrap_or_else(|p| p.into_inner()).remove(&id)
 }
+
+/// Closes instance `id`, as both bindings' `close` do. A number that was handed
+/// out and is closed already is fine (a second close does nothing); one never
+/// handed out is an [`ErrorKind::Closed`](crate::ErrorKind::Closed) error.
+///
+/// The instance is closed before it leaves the table, so the app's uploader
+/// loop can still finish a request in flight while the close waits for it.
+///
+/// # Errors
+/// `id` was never an instance's number.
+pub fn close(id: u64) -> crate::Result<()> {
+    match get(id) {
+        Some(sdk) => {
+            sdk.close();
+            remove(id);
+            Ok(())
+        }
+        None if id != 0 && id < NEXT.load(Ordering::Relaxed) => Ok(()),
+        None => Err(crate::Error::new(crate::ErrorKind::Closed, format!("handle {id} was never opened"))),
+    }
+}

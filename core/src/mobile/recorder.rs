@@ -14,6 +14,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// Longest a `record()` waits for room in a full buffer before it gives the
+/// event up (counted in stats as `dropped`): the calling thread may be the
+/// app's main thread.
+pub const RECORD_WAIT_BOUND: Duration = Duration::from_millis(500);
+
 /// How many failed commits are remembered for `record_sync` callers.
 const FAILURES_KEPT: usize = 64;
 
@@ -110,16 +115,27 @@ impl Recorder {
     }
 
     /// Appends `event`; returns its sequence number once it is in the buffer.
-    /// Waits only while the buffer is full.
+    /// Waits only while the buffer is full, and at most [`RECORD_WAIT_BOUND`].
     ///
     /// # Errors
-    /// [`ErrorKind::Closed`] after [`Recorder::close`].
+    /// [`ErrorKind::Closed`] after [`Recorder::close`]; [`ErrorKind::Full`] when
+    /// the buffer stayed full for the whole bound (the store writes slower than
+    /// the app records): the event is not taken.
     pub fn record(&self, event: Event) -> Result<u64> {
         let mut buffer = self.shared.lock();
+        let mut deadline = None;
         while buffer.events.len() >= self.shared.capacity && !buffer.closed {
             buffer.urgent = true;
             self.shared.work.notify_one();
-            buffer = self.shared.done.wait(buffer).unwrap_or_else(|p| p.into_inner());
+            let until = *deadline.get_or_insert_with(|| Instant::now() + RECORD_WAIT_BOUND);
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::new(
+                    ErrorKind::Full,
+                    format!("the record buffer stayed full for {RECORD_WAIT_BOUND:?}: the event was not taken"),
+                ));
+            }
+            buffer = self.shared.done.wait_timeout(buffer, left).unwrap_or_else(|p| p.into_inner()).0;
         }
         if buffer.closed {
             return Err(Error::new(ErrorKind::Closed, "the SDK is closed"));
@@ -158,7 +174,11 @@ impl Recorder {
         self.wait_committed(seq)
     }
 
-    fn wait_committed(&self, seq: u64) -> Result<()> {
+    /// Waits until the event numbered `seq` went through a commit.
+    ///
+    /// # Errors
+    /// Its commit failed (the channel refused it).
+    pub(super) fn wait_committed(&self, seq: u64) -> Result<()> {
         let mut buffer = self.shared.lock();
         if buffer.committed < seq {
             buffer.urgent = true;

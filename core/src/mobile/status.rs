@@ -1,5 +1,7 @@
 //! The status codes both bindings report: C returns them (`SLUICE_*` in
-//! `sluice.h`), Kotlin carries them in `SluiceException.code`.
+//! `sluice.h`), Kotlin carries them in `SluiceException.code`, Swift in
+//! `SluiceError`. This is their one home: the bindings' copies are checked
+//! against these constants by tests.
 
 use super::Network;
 use crate::error::{Error, ErrorKind, Result};
@@ -14,6 +16,9 @@ pub const PENDING: i32 = 1;
 /// the SDK is closing): it was dropped, and the batch is sent again under the same
 /// batch id. Once the instance is closed the bindings say `CLOSED` instead.
 pub const STALE: i32 = 2;
+/// `record` while the user turned uploads off: the event was not recorded
+/// (counted in stats as `dropped`). Not an error of the app.
+pub const DISABLED: i32 = 3;
 /// An argument is invalid; nothing was recorded.
 pub const ARGUMENT: i32 = -1;
 /// The instance is closed (or was never opened).
@@ -36,6 +41,7 @@ pub fn of(error: &Error) -> i32 {
         ErrorKind::Full | ErrorKind::DiskFull => FULL,
         ErrorKind::Decode => ARGUMENT,
         ErrorKind::Closed => CLOSED,
+        ErrorKind::Disabled => DISABLED,
         ErrorKind::Storage | ErrorKind::Corrupt | ErrorKind::Io => STORAGE,
         _ => OTHER,
     }
