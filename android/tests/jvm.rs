@@ -1,5 +1,6 @@
 //! The Kotlin API on the host JVM: `mvn test` in `android/kotlin` (Kotlin compiled
-//! by Maven's Kotlin plugin, JUnit 4) against this crate's host `.so`.
+//! by Maven's Kotlin plugin, JUnit 4, Robolectric for the Android wiring) against
+//! this crate's host `.so`.
 
 use std::path::Path;
 use std::process::Command;
@@ -19,13 +20,18 @@ fn the_kotlin_api_passes_its_junit_tests_on_the_host_jvm() {
         .arg("test")
         .output()
         .expect("mvn (Maven) must be installed: .ci/run installs it");
-    let report = crate_dir.join("kotlin/target/surefire-reports/dev.sluice.SluiceTest.txt");
-    let summary = std::fs::read_to_string(&report).unwrap_or_default();
+    let report = |class: &str| {
+        std::fs::read_to_string(crate_dir.join(format!("kotlin/target/surefire-reports/dev.sluice.{class}.txt")))
+            .unwrap_or_default()
+    };
+    let (api, android) = (report("SluiceTest"), report("AndroidWiringTest"));
     assert!(
         output.status.success(),
-        "mvn test failed:\n{}\n{}\n{summary}",
+        "mvn test failed:\n{}\n{}\n{api}\n{android}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(summary.contains("Tests run: 7, Failures: 0, Errors: 0, Skipped: 0"), "JUnit summary: {summary}");
+    assert!(api.contains("Tests run: 7, Failures: 0, Errors: 0, Skipped: 0"), "JUnit summary: {api}");
+    // The platform wiring under Robolectric (the real Android 14 framework classes).
+    assert!(android.contains("Tests run: 7, Failures: 0, Errors: 0, Skipped: 0"), "Robolectric summary: {android}");
 }

@@ -9,7 +9,8 @@ internal object Native {
     @JvmStatic external fun open(dir: String, config: String): Long
 
     /** [headers] is [packHeaders]' encoding: one array crosses JNI instead of one string object per key and value. */
-    @JvmStatic external fun record(handle: Long, body: ByteArray, headers: ByteArray, priority: Int, sync: Boolean)
+    /** Whether the event was taken; never throws (what was not taken is counted in stats). */
+    @JvmStatic external fun record(handle: Long, body: ByteArray, headers: ByteArray, priority: Int, sync: Boolean): Boolean
 
     @JvmStatic external fun flush(handle: Long, timeoutMillis: Long): Boolean
 
@@ -22,6 +23,25 @@ internal object Native {
     @JvmStatic external fun setConfig(handle: Long, config: String)
 
     @JvmStatic external fun stats(handle: Long): String
+
+    /** The core's `Stats::pack` layout (see [Stats.unpack]). */
+    @JvmStatic external fun statsPacked(handle: Long): ByteArray
+
+    /** The default network as ConnectivityManager describes it; the core decides what it means. */
+    @JvmStatic external fun setNetworkState(handle: Long, available: Boolean, validated: Boolean, metered: Boolean)
+
+    /** [levelPercent] -1 when unknown; the core decides what counts as low. */
+    @JvmStatic external fun setBattery(handle: Long, charging: Boolean, levelPercent: Int, powerSave: Boolean)
+
+    @JvmStatic external fun setUploadEnabled(handle: Long, enabled: Boolean)
+
+    @JvmStatic external fun purge(handle: Long): Long
+
+    /** 0: no background job wanted; else the network it needs (1 any, 2 unmetered). */
+    @JvmStatic external fun backgroundJob(handle: Long): Int
+
+    /** Flushes within the background job's budget; whether the job should run again. */
+    @JvmStatic external fun runBackgroundJob(handle: Long): Boolean
 
     @JvmStatic external fun close(handle: Long)
 
