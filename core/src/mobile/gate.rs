@@ -104,6 +104,8 @@ pub struct Gate {
     store: Option<Arc<Store>>,
     state: Mutex<State>,
     changed: Condvar,
+    /// `State::upload_enabled`, readable without the lock.
+    enabled: std::sync::atomic::AtomicBool,
     /// The app's upload queue, told the verdict before any waiter wakes.
     uploads: Mutex<Option<Arc<PlatformUploads>>>,
 }
@@ -139,6 +141,7 @@ impl Gate {
                 closed: false,
             }),
             changed: Condvar::new(),
+            enabled: std::sync::atomic::AtomicBool::new(!uploads_off),
             uploads: Mutex::new(None),
         }
     }
@@ -196,6 +199,7 @@ impl Gate {
     pub fn set_upload_enabled(&self, enabled: bool) -> crate::error::Result<()> {
         let mut state = self.lock();
         state.upload_enabled = enabled;
+        self.enabled.store(enabled, std::sync::atomic::Ordering::Relaxed);
         self.changed(state);
         match &self.store {
             Some(store) => store.save_counter(UPLOADS_OFF_COUNTER, u64::from(!enabled), UPLOADS_OFF_COUNTER),
@@ -203,9 +207,10 @@ impl Gate {
         }
     }
 
-    /// Whether the user lets uploads happen.
+    /// Whether the user lets uploads happen. Asked by every `record`: an atomic
+    /// mirror of the state's flag, so recording threads never take the gate's lock.
     pub fn upload_enabled(&self) -> bool {
-        self.lock().upload_enabled
+        self.enabled.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Which networks the policy lets uploads use.
