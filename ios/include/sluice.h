@@ -505,7 +505,8 @@ int32_t sluice_upload_take(struct SluiceHandle *handle,
 /**
  * Reports what became of request `id`: `http_status` 100–599 with the reply's
  * `Retry-After` (NULL if none) and up to 16 KiB of its body, or 0 when no
- * answer came (DNS, connection, TLS, timeout) with `error` saying why.
+ * answer came (DNS, connection, TLS, timeout) with `error` saying why; any
+ * other status is taken as no answer, so the batch is sent again.
  * `SLUICE_OK`, or `SLUICE_STALE` when the SDK no longer waited for it
  * (`SLUICE_ERR_CLOSED` once the handle is closed: too late as well).
  *

@@ -150,14 +150,11 @@ enum UploadLoop {
             sluice_upload_task_free(taken)
             switch uploader.upload(request) {
             case let .answered(code, retryAfter, body):
+                // The core decides what an answer means (a status no server gives is no answer).
                 let clamped = Int32(clamping: code)
-                let status = body.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Int32 in
+                _ = body.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) -> Int32 in
                     let bytes = buffer.bindMemory(to: UInt8.self).baseAddress
                     return sluice_upload_finish(handle, request.id, clamped, retryAfter, bytes, body.count, nil)
-                }
-                if status == SLUICE_ERR_ARGUMENT {
-                    // A status outside 100...599 from a custom uploader: report it as no answer instead.
-                    _ = sluice_upload_finish(handle, request.id, 0, nil, nil, 0, "uploader answered status \(code)")
                 }
             case let .failed(reason):
                 _ = sluice_upload_finish(handle, request.id, 0, nil, nil, 0, reason)

@@ -48,7 +48,7 @@ internal object Native {
     /** The next request packed (see [UploadRequest.unpack]); null when [waitMillis] passed (negative: no limit); empty once closed. */
     @JvmStatic external fun uploadTake(handle: Long, waitMillis: Long): ByteArray?
 
-    /** [httpStatus] 100..599, or 0 with [error] for no answer. False when the SDK no longer waited for it. */
+    /** [httpStatus] 100..599, or 0 with [error] for no answer (any other status counts as none). False when the SDK no longer waited for it. */
     @JvmStatic external fun uploadFinish(
         handle: Long,
         id: Long,

@@ -20,6 +20,10 @@ class UploadRequest internal constructor(
     val timeoutMillis: Int,
     internal val id: Long,
 ) {
+    /** A request of your own, to test an [Uploader] (OkHttp, Cronet) without Sluice sending it. */
+    constructor(url: String, headers: List<Pair<String, String>>, body: ByteArray, timeoutMillis: Int = 10_000) :
+        this(url, headers, body, timeoutMillis, 0)
+
     internal companion object {
         /** Decodes `Native.uploadTake`'s packing: id, timeout, url, headers, then the body. */
         fun unpack(packed: ByteArray): UploadRequest {
@@ -148,6 +152,7 @@ internal class UploadLoop(private val handle: Long, private val uploader: Upload
             // Errors too (a missing class of the app's HTTP library): a dead loop would stall uploads for good.
             UploadResponse.Failed("the uploader threw $e")
         }
+        // The core decides what an answer means (a status no server gives is no answer).
         try {
             when (response) {
                 is UploadResponse.Answered ->
@@ -156,8 +161,6 @@ internal class UploadLoop(private val handle: Long, private val uploader: Upload
             }
         } catch (e: SluiceException) {
             if (e.code == SluiceException.CLOSED) return false
-            // A status outside 100..599 from a custom uploader: report it as no answer instead.
-            runCatching { Native.uploadFinish(handle, request.id, 0, null, null, "refused answer: ${e.message}") }
         }
         return true
     }
