@@ -31,7 +31,7 @@ fn the_kotlin_api_passes_its_junit_tests_on_the_host_jvm() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(api.contains("Tests run: 7, Failures: 0, Errors: 0, Skipped: 0"), "JUnit summary: {api}");
+    assert!(api.contains("Tests run: 8, Failures: 0, Errors: 0, Skipped: 0"), "JUnit summary: {api}");
     // The platform wiring under Robolectric (the real Android 14 framework classes).
     assert!(android.contains("Tests run: 7, Failures: 0, Errors: 0, Skipped: 0"), "Robolectric summary: {android}");
 }

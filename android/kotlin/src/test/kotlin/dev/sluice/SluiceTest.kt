@@ -215,4 +215,25 @@ class SluiceTest {
         while (loops() > 0 && System.currentTimeMillis() < deadline) Thread.sleep(10)
         assertEquals("uploader loops still running after close", 0, loops())
     }
+
+    @Test
+    fun appTestsReadWhatWouldBeUploadedAndBuildTheirOwnRequests() {
+        val uploads = TestUploader()
+        Sluice.openForTesting(config(), uploads).use { sluice ->
+            assertTrue(sluice.record("tapped", mapOf("screen" to "home")))
+            assertTrue(sluice.flush(10_000))
+        }
+        val line = uploads.lines().single()
+        assertTrue(line, line.contains("\"body\":\"tapped\"") && line.contains("\"screen\":\"home\""))
+        assertEquals("nothing reached the network", 0, events().size)
+        // An app's own uploader, tested with a request of the app's making.
+        val request = UploadRequest(
+            "http://127.0.0.1:${server.address.port}/",
+            listOf("Content-Type" to "application/x-ndjson"),
+            "{\"body\":\"made by the test\"}\n".toByteArray(),
+        )
+        val answer = HttpURLConnectionUploader().upload(request)
+        assertTrue("answer: $answer", answer is UploadResponse.Answered && answer.status == 200)
+        assertEquals(1, events().size)
+    }
 }
