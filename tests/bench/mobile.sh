@@ -96,6 +96,20 @@ echo
 ls -l target/mobile/libsluice_android.so | awk '{printf "host libsluice_android.so (mobile profile, stripped; one-ABI proxy): %d bytes (%.2f MiB)\n", $5, $5/1048576}'
 strip -o "$work/a.so" target/mobile/libsluice_android.so && ls -l "$work/a.so" | awk '{printf "  after strip: %d bytes (%.2f MiB)\n", $5, $5/1048576}'
 
+# The peer's size: Glean's own core (glean-core, the crate Glean's Kotlin and
+# Swift bindings load through UniFFI) built as a host cdylib with the same
+# profile settings as Sluice's `mobile` profile, stripped.
+glean_src=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/glean-core-71.* 2>/dev/null | sort -V | tail -1)
+if [ -n "$glean_src" ]; then
+  cp -r "$glean_src" "$work/glean-core"
+  release_settings=$(sed -n '/^\[profile.release\]/,/^\[/p' Cargo.toml | grep -E '^(opt-level|lto|codegen-units|strip|debug) *=' || true)
+  printf '\n[workspace]\n[profile.release]\npanic = "unwind"\n%s\n' "$release_settings" >> "$work/glean-core/Cargo.toml"
+  (cd "$work/glean-core" && cargo rustc -q --release --lib --crate-type cdylib --target-dir "$work/glean-target" 2>/dev/null) \
+    && strip -o "$work/glean.so" "$work/glean-target/release/libglean_core.so" \
+    && ls -l "$work/glean.so" | awk -v v="$(basename "$glean_src")" '{printf "peer: %s as a host cdylib, same profile, stripped: %d bytes (%.2f MiB)\n", v, $5, $5/1048576}' \
+    || echo "peer: glean-core did not build as a cdylib here"
+fi
+
 # The static library's contribution to an app: a C program linked with it
 # (dead code dropped, stripped) minus the same program without Sluice.
 printf 'int main(void) { return 0; }\n' > "$work/empty.c"

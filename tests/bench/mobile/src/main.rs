@@ -92,9 +92,8 @@ fn run_sluice(threads: usize, n: usize, dir: &str, url: &str) -> Result<(), Box<
             ("screen".to_string(), SCREENS[i % 4].to_string()),
             ("action".to_string(), ACTIONS[i % 10].to_string()),
         ];
-        if let Ok(event) = Sdk::event(b"bench.tap".to_vec(), headers, sluice::Priority::Normal) {
-            let _ = sdk.record(event);
-        }
+        // What both bindings call: checks, consent, counting of what is not taken.
+        let _ = sdk.record_event(b"bench.tap".to_vec(), headers, sluice::Priority::Normal, false);
     });
     // The writer commits in order: once this returns, everything before it is on disk.
     sdk.record_sync(Sdk::event(b"barrier".to_vec(), vec![], sluice::Priority::Normal)?)?;
@@ -105,7 +104,7 @@ fn run_sluice(threads: usize, n: usize, dir: &str, url: &str) -> Result<(), Box<
     let t = Instant::now();
     let drained = sdk.flush(Duration::from_secs(120))?;
     let upload = t.elapsed();
-    sdk.close()?;
+    sdk.close();
     let extra = format!(
         ",\"rss_open_kib\":{rss_open},\"peak_rss_burst_kib\":{rss_after_burst},\"write_bytes_persisted\":{disk_persisted},\"write_bytes_at_init\":{disk_at_init},\"uploaded\":{drained},\"upload_s\":{:.3}",
         upload.as_secs_f64()
