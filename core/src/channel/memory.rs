@@ -36,16 +36,28 @@ struct Queues {
     by_priority: [VecDeque<(u64, Event)>; 3],
     next_seq: u64,
     usage: Usage,
+    /// How many purges so far: a batch taken before the latest is dropped when given back.
+    purges: u64,
 }
 
 struct MemoryLease {
     inner: Arc<Inner>,
     events: Vec<(u64, Event)>,
+    /// The channel's purge count when the batch was taken.
+    purges: u64,
 }
 
 impl Lease for MemoryLease {
     fn release(self: Box<Self>) {
         let mut q = self.inner.lock();
+        if q.purges != self.purges {
+            // Taken before a purge: it goes instead of coming back.
+            for (_, event) in &self.events {
+                q.usage.sub(event.priority, 1, event.size() as u64);
+            }
+            self.inner.publish(&q);
+            return;
+        }
         for (seq, event) in self.events {
             let queue = &mut q.by_priority[event.priority as usize];
             let at = queue.partition_point(|(s, _)| *s < seq);
@@ -155,6 +167,7 @@ impl Channel for MemoryChannel {
                 purged += 1;
             }
         }
+        q.purges += 1;
         self.inner.publish(&q);
         drop(q);
         self.inner.space.notify();
@@ -202,7 +215,7 @@ impl Channel for MemoryChannel {
             return Ok(None);
         }
         let events = taken.iter().map(|(_, e)| e.clone()).collect();
-        let lease = MemoryLease { inner: self.inner.clone(), events: taken };
+        let lease = MemoryLease { inner: self.inner.clone(), events: taken, purges: q.purges };
         Ok(Some(Taken { events, lease: Some(Box::new(lease)) }))
     }
 
@@ -222,7 +235,7 @@ impl Channel for MemoryChannel {
         self.inner.metrics.take_success.add(lease.events.len().saturating_sub(quarantined) as u64);
         self.inner.publish(&q);
         drop(q);
-        Box::new(MemoryLease { inner: self.inner.clone(), events: rest }).release();
+        Box::new(MemoryLease { inner: self.inner.clone(), events: rest, purges: lease.purges }).release();
         self.inner.space.notify();
         Ok(())
     }
@@ -266,5 +279,20 @@ mod tests {
         channel.put(vec![Event::new("n")])?;
         assert_eq!(channel.metrics().evicted.get(), 1);
         Ok(())
+    }
+
+    #[test]
+    fn a_batch_taken_before_a_purge_is_dropped_when_given_back() {
+        let channel = MemoryChannel::new("m", Capacity::default());
+        let events = |n: usize| (0..n).map(|i| Event::new(format!("e{i}"))).collect::<Vec<_>>();
+        channel.put(events(5)).unwrap();
+        let out = channel.take(2, usize::MAX).unwrap().unwrap();
+        assert_eq!(channel.purge().unwrap(), 3);
+        channel.rollback(out);
+        assert_eq!(channel.metrics().size.get(), 0);
+        channel.put(events(2)).unwrap();
+        let out = channel.take(2, usize::MAX).unwrap().unwrap();
+        channel.rollback(out);
+        assert_eq!(channel.metrics().size.get(), 2, "taken after the purge: back as usual");
     }
 }

@@ -211,11 +211,17 @@ impl Store {
         self.recover(&mut state, cause)
     }
 
-    fn release(&self, channel: usize, rows: &[LeasedRow]) {
+    /// Gives a taken batch back (rollback); one taken before a purge is deleted instead.
+    fn release(&self, channel: usize, rows: &[LeasedRow], purges_at_take: u64) {
         let mut state = self.lock();
-        if let Some(index) = state.channels.get_mut(channel) {
-            index.unlease(rows);
-            index.data.notify();
+        let Some(index) = state.channels.get_mut(channel) else { return };
+        index.unlease(rows);
+        index.data.notify();
+        if index.purges != purges_at_take {
+            let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+            if let Err(e) = evict::purge_rows(&mut state, channel, &seqs) {
+                log::warn!("channel: purging a batch taken before a purge failed: {e}");
+            }
         }
     }
 }

@@ -33,11 +33,13 @@ struct SqliteLease {
     store: Arc<Store>,
     channel: usize,
     rows: Vec<LeasedRow>,
+    /// The channel's purge count when the batch was taken.
+    purges: u64,
 }
 
 impl Lease for SqliteLease {
     fn release(self: Box<Self>) {
-        self.store.release(self.channel, &self.rows);
+        self.store.release(self.channel, &self.rows, self.purges);
     }
     fn into_any(self: Box<Self>) -> Box<dyn std::any::Any> {
         self
@@ -108,7 +110,7 @@ impl SqliteChannel {
         if events.is_empty() {
             return Ok(None);
         }
-        let lease = SqliteLease { store: self.store.clone(), channel: self.slot, rows };
+        let lease = SqliteLease { store: self.store.clone(), channel: self.slot, rows, purges: index.purges };
         Ok(Some(Taken { events, lease: Some(Box::new(lease)) }))
     }
 
@@ -121,6 +123,14 @@ impl SqliteChannel {
         let result = commit::commit(conn, space, index, &prefix, quarantine);
         index.unlease(&lease.rows);
         index.data.notify();
+        if index.purges != lease.purges {
+            // Purged while it was out: what was not delivered goes, it does not come back.
+            // Under the same lock, so no new row can have taken a deleted row's number.
+            let seqs: Vec<i64> = lease.rows.iter().map(|r| r.seq).collect();
+            if let Err(e) = super::evict::purge_rows(&mut state, self.slot, &seqs) {
+                log::warn!("channel {}: purging the rest of a batch taken before a purge failed: {e}", self.name);
+            }
+        }
         result
     }
 }

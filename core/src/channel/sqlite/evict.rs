@@ -136,8 +136,25 @@ pub(super) fn evict_alone(state: &mut State, slot: usize, plan: &[Eviction]) -> 
 }
 
 /// Deletes every row of channel `slot` that no sink holds, of every priority,
-/// in one transaction, counted as `purged` losses. Returns the events removed.
+/// in one transaction, counted as `purged` losses. Rows a sink holds now are
+/// deleted when it gives them back (see [`ChannelIndex::purges`]). Returns the
+/// events removed now.
 pub(super) fn purge(state: &mut State, slot: usize) -> Result<u64> {
+    let purged = delete_where(state, slot, |_, meta| !meta.leased)?;
+    if let Some(index) = state.channels.get_mut(slot) {
+        index.purges += 1;
+        log::info!("channel {}: purged {purged} events", index.name);
+    }
+    Ok(purged)
+}
+
+/// Deletes what is left of rows `seqs` (a batch taken before a purge and given
+/// back, or committed only in part), counted as `purged` losses.
+pub(super) fn purge_rows(state: &mut State, slot: usize, seqs: &[i64]) -> Result<u64> {
+    delete_where(state, slot, |seq, _| seqs.contains(&seq))
+}
+
+fn delete_where(state: &mut State, slot: usize, doomed: impl Fn(i64, &RowMeta) -> bool) -> Result<u64> {
     let State { conn, channels, space, .. } = &mut *state;
     let index = channels.get_mut(slot).ok_or_else(|| Error::new(ErrorKind::Closed, "channel is gone"))?;
     let rows: Vec<(Priority, i64, u64, u64)> = Priority::ALL
@@ -145,7 +162,7 @@ pub(super) fn purge(state: &mut State, slot: usize) -> Result<u64> {
         .flat_map(|p| {
             index.rows[p as usize]
                 .iter()
-                .filter(|(_, m)| !m.leased)
+                .filter(|(seq, m)| doomed(**seq, m))
                 .map(move |(seq, m)| (p, *seq, u64::from(m.n - m.skip), m.bytes))
         })
         .collect();
@@ -171,6 +188,5 @@ pub(super) fn purge(state: &mut State, slot: usize) -> Result<u64> {
     }
     index.publish();
     index.space.notify();
-    log::info!("channel {}: purged {purged} events", index.name);
     Ok(purged)
 }

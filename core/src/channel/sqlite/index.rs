@@ -57,6 +57,9 @@ pub(super) struct ChannelIndex {
     /// Notified when space is freed.
     pub space: Arc<Signal>,
     last_expiry_ms: u64,
+    /// How many purges this channel has had: a batch taken before the latest
+    /// one is deleted, not made available again, when its sink gives it back.
+    pub purges: u64,
     /// Flow totals waiting to be written.
     pub flow: super::flow::Unwritten,
 }
@@ -74,6 +77,7 @@ impl ChannelIndex {
             data: Arc::new(Signal::default()),
             space: Arc::new(Signal::default()),
             last_expiry_ms: 0,
+            purges: 0,
             flow: Default::default(),
         };
         // length() of a blob reads its size from the row's header, not its overflow pages.

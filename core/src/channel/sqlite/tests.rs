@@ -410,3 +410,30 @@ fn a_purge_deletes_every_priority_but_what_a_sink_holds_and_counts_it() -> Resul
     assert_eq!(reopened.purge()?, 0);
     Ok(())
 }
+
+#[test]
+fn a_batch_taken_before_a_purge_is_deleted_when_given_back_not_delivered_later() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let channel = open(dir.path(), Capacity::default())?;
+    channel.put(events(4, Priority::Normal))?;
+    let out = channel.take(10, usize::MAX)?.ok_or_else(|| Error::storage("nothing taken"))?;
+    assert_eq!(channel.purge()?, 0, "the batch is out at a sink");
+    channel.rollback(out);
+    assert_eq!(channel.metrics().size.get(), 0, "given back after the purge: deleted");
+    assert!(channel.take(10, usize::MAX)?.is_none());
+
+    // Delivered in part after a purge: the part not delivered goes too.
+    channel.put(events(6, Priority::Normal))?;
+    let out = channel.take(10, usize::MAX)?.ok_or_else(|| Error::storage("nothing taken"))?;
+    channel.purge()?;
+    channel.commit_prefix(out, 2, Vec::new())?;
+    assert_eq!(channel.metrics().size.get(), 0);
+    assert!(channel.take(10, usize::MAX)?.is_none());
+
+    // A batch taken after the purge comes back as usual.
+    channel.put(events(3, Priority::Normal))?;
+    let out = channel.take(10, usize::MAX)?.ok_or_else(|| Error::storage("nothing taken"))?;
+    channel.rollback(out);
+    assert_eq!(channel.metrics().size.get(), 3);
+    Ok(())
+}
