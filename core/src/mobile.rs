@@ -118,7 +118,10 @@ impl Sdk {
         // Uploads turned off in an earlier run: whatever a rollback left behind
         // then must not leave the device either.
         if !sdk.gate.upload_enabled() {
-            sdk.purge_store()?;
+            // Uploads stay off either way; the purge is tried again when they are turned on.
+            if let Err(e) = sdk.purge_store() {
+                log::warn!("uploads are off; purging what a rollback left failed: {e}");
+            }
         }
         Ok(sdk)
     }
@@ -138,16 +141,19 @@ impl Sdk {
     /// could not be started; the next `set_config` tries it again.
     pub fn set_config(&self, config_toml: &str) -> Result<()> {
         let config = Config::parse_mobile(config_toml, &self.data_dir, &self.registry)?;
-        let mut agent = self.agent.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(agent) = agent.as_mut() else {
-            return Err(Error::new(ErrorKind::Closed, "the SDK is closed"));
+        let done = {
+            let mut agent = self.agent.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(agent) = agent.as_mut() else {
+                return Err(Error::new(ErrorKind::Closed, "the SDK is closed"));
+            };
+            agent
+                .reload(&config.topology, &self.registry, self.close_timeout)
+                .map_err(|why| Error::new(ErrorKind::Config, format!("<config>: {why}")))?
         };
-        let done = agent
-            .reload(&config.topology, &self.registry, self.close_timeout)
-            .map_err(|why| Error::new(ErrorKind::Config, format!("<config>: {why}")))?;
         if !done.failures.is_empty() {
             return Err(Error::new(ErrorKind::Other, done.failures.join("; ")));
         }
+        // Outside the lock: an app's log callback may call back into the SDK.
         log::info!("configuration changed: {}", done.plan.summary());
         Ok(())
     }
@@ -196,14 +202,10 @@ impl Sdk {
         priority: Priority,
         sync: bool,
     ) -> Result<()> {
-        let taken = if self.gate.upload_enabled() {
-            Sdk::event(body, headers, priority).and_then(|event| self.recorder.record(event))
-        } else {
-            Err(Error::new(
-                ErrorKind::Disabled,
-                "uploads are turned off (set_upload_enabled): the event was not recorded",
-            ))
-        };
+        let taken = self
+            .ensure_enabled()
+            .and_then(|()| Sdk::event(body, headers, priority))
+            .and_then(|event| self.recorder.record(event));
         match taken {
             // A refused commit is counted as refused by the recorder.
             Ok(seq) if sync => self.recorder.wait_committed(seq),
@@ -227,12 +229,14 @@ impl Sdk {
 
     /// The user turns uploads on or off (consent, Glean's `setUploadEnabled`).
     /// Off: no upload starts from now on (one already at the app's uploader
-    /// finishes), everything stored is purged, `record` takes nothing, and the
-    /// choice is persisted before this returns, so it holds after a restart.
+    /// finishes), everything stored is purged, a batch out at the uploader is
+    /// deleted if it comes back unsent, `record` takes nothing, and the choice is
+    /// persisted before this returns, so it holds after a restart.
     /// On: starts afresh, with an empty store.
     ///
     /// # Errors
-    /// The store could not record the choice or purge; uploads follow it for this run anyway.
+    /// Off: the store could not record the choice or purge; uploads are off for
+    /// this run anyway. On: the purge failed, and uploads stay off.
     pub fn set_upload_enabled(&self, enabled: bool) -> Result<()> {
         self.ensure_open()?;
         if enabled {
@@ -311,7 +315,18 @@ impl Sdk {
     /// # Errors
     /// [`ErrorKind::Closed`] after [`Sdk::close`].
     pub fn record(&self, event: Event) -> Result<()> {
+        self.ensure_enabled()?;
         self.recorder.record(event).map(|_| ())
+    }
+
+    fn ensure_enabled(&self) -> Result<()> {
+        match self.gate.upload_enabled() {
+            true => Ok(()),
+            false => Err(Error::new(
+                ErrorKind::Disabled,
+                "uploads are turned off (set_upload_enabled): the event was not recorded",
+            )),
+        }
     }
 
     /// Records `event` and returns once it is committed to the store.
@@ -319,6 +334,7 @@ impl Sdk {
     /// # Errors
     /// Closed, or the store refused it (quota full of `high` events, storage failure).
     pub fn record_sync(&self, event: Event) -> Result<()> {
+        self.ensure_enabled()?;
         self.recorder.record_sync(event)
     }
 
@@ -365,13 +381,12 @@ impl Sdk {
         self.gate.set_power(charging, low_battery);
     }
 
-    /// The app reports its lifecycle: going to background commits the buffer
-    /// and starts an upload within `flush_on_background`.
+    /// The app reports its lifecycle: going to background has the buffer
+    /// committed at once and starts an upload within `flush_on_background`.
+    /// It does not wait for the commit: the caller is often the main thread.
     pub fn set_foreground(&self, foreground: bool) {
         if !foreground {
-            if let Err(e) = self.recorder.commit_now() {
-                log::warn!("commit on going to background failed: {e}");
-            }
+            self.recorder.commit_soon();
             self.gate.went_to_background();
             self.channel.wake();
         }

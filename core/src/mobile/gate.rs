@@ -122,7 +122,14 @@ impl Gate {
     pub fn new(spec: MobileSpec, store: Option<Arc<Store>>) -> Gate {
         let day = now_ms() / DAY_MS;
         let metered_used = store.as_ref().map_or(0, |s| s.load_counter(&counter_name(day)).unwrap_or(0));
-        let uploads_off = store.as_ref().is_some_and(|s| s.load_counter(UPLOADS_OFF_COUNTER).unwrap_or(0) == 1);
+        // The user's opt-out must not be lost to a read error: off, then, with a warning.
+        let uploads_off = store.as_ref().is_some_and(|s| match s.load_counter(UPLOADS_OFF_COUNTER) {
+            Ok(value) => value == 1,
+            Err(e) => {
+                log::warn!("cannot read whether uploads were turned off ({e}): they stay off until turned on");
+                true
+            }
+        });
         Gate {
             store,
             state: Mutex::new(State {

@@ -165,6 +165,16 @@ impl Recorder {
         self.wait_committed(seq)
     }
 
+    /// Asks the writer to commit what is buffered now, without waiting for it
+    /// (the app's main thread may be the caller).
+    pub fn commit_soon(&self) {
+        let mut buffer = self.shared.lock();
+        if !buffer.events.is_empty() {
+            buffer.urgent = true;
+            self.shared.work.notify_one();
+        }
+    }
+
     /// Commits everything buffered now and waits for it.
     ///
     /// # Errors
