@@ -14,7 +14,7 @@ import java.io.File
  * the policy allows is there, even after the process was frozen or killed.
  */
 internal object AndroidJob {
-    /** The job's id in the app's `JobScheduler` namespace. */
+    /** The job's id in the app's `JobScheduler` namespace (apps with their own jobs: keep clear of it). */
     const val JOB_ID = 0x51_1C_E0
 
     /** The config [Sluice.start] used, so a job in a fresh process can open the store if the app did not. */
@@ -42,6 +42,8 @@ internal object AndroidJob {
     fun schedule(context: Context, need: Int) {
         if (need == 0) return
         val scheduler = context.getSystemService(JobScheduler::class.java) ?: return
+        // Scheduling again under the same id would stop a job that is delivering now.
+        if (scheduler.getPendingJob(JOB_ID) != null) return
         val network = if (need == 2) JobInfo.NETWORK_TYPE_UNMETERED else JobInfo.NETWORK_TYPE_ANY
         val job = JobInfo.Builder(JOB_ID, ComponentName(context, SluiceJobService::class.java))
             .setRequiredNetworkType(network)

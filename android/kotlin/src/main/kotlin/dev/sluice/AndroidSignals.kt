@@ -27,6 +27,11 @@ internal class AndroidSignals(private val context: Context, private val sluice: 
     private var started = 0
 
     private val network = object : ConnectivityManager.NetworkCallback() {
+        // Before API 26 onCapabilitiesChanged need not follow onAvailable: ask then too.
+        override fun onAvailable(network: android.net.Network) {
+            connectivity?.getNetworkCapabilities(network)?.let { report(it) }
+        }
+
         override fun onCapabilitiesChanged(network: android.net.Network, capabilities: NetworkCapabilities) =
             report(capabilities)
 

@@ -20,9 +20,9 @@ enum class Network(internal val code: Int) { OFFLINE(0), METERED(1), UNMETERED(2
  *
  * Record from any thread: [record] returns once the event is buffered (committed
  * within `commit_interval`, default 50 ms), never waits on the network and never
- * throws; an event it could not take (invalid, the buffer full for 500 ms,
- * uploads turned off by the user, the instance closed) returns false and is
- * counted in [Stats.dropped]. Only [open], [start] and [setConfig] throw
+ * throws; an event it could not take returns false: invalid, the buffer full
+ * for 500 ms, or uploads turned off by the user are counted in [Stats.dropped];
+ * after [close] there is nothing left to count. Only [open], [start] and [setConfig] throw
  * [SluiceException], for a configuration or a store that cannot work.
  *
  * Uploads go out through the app's HTTP stack: [uploader] (by default
