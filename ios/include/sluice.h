@@ -190,7 +190,9 @@ typedef struct SluiceHeader {
 /**
  * Receives one log record: a `SLUICE_LOG_*` level, the message (valid for the
  * call only), and the `context` given to `sluice_set_log_callback`. Called on
- * Sluice's threads and the app's, possibly at once: it must be thread-safe and quick.
+ * Sluice's threads and the app's, possibly at once: it must be thread-safe and
+ * quick, and must not call any `sluice_*` function (it may run while Sluice
+ * holds a lock that call would need).
  */
 typedef void (*SluiceLogCallback)(int32_t level, const char *message, void *context);
 
@@ -482,7 +484,7 @@ int32_t sluice_run_background_task(struct SluiceHandle *handle);
 int32_t sluice_set_log_callback(SluiceLogCallback callback, void *context, int32_t max_level);
 
 /**
- * Fills `*out` with the counters now.
+ * Fills `*out` with the counters now (`SLUICE_ERR_ARGUMENT` for a NULL `out`).
  *
  * # Safety
  * `out` is NULL or writable.

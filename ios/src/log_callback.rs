@@ -16,7 +16,9 @@ pub const SLUICE_LOG_DEBUG: i32 = 4;
 
 /// Receives one log record: a `SLUICE_LOG_*` level, the message (valid for the
 /// call only), and the `context` given to `sluice_set_log_callback`. Called on
-/// Sluice's threads and the app's, possibly at once: it must be thread-safe and quick.
+/// Sluice's threads and the app's, possibly at once: it must be thread-safe and
+/// quick, and must not call any `sluice_*` function (it may run while Sluice
+/// holds a lock that call would need).
 pub type SluiceLogCallback = Option<unsafe extern "C" fn(level: i32, message: *const c_char, context: *mut c_void)>;
 
 #[derive(Clone, Copy)]

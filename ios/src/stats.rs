@@ -57,7 +57,7 @@ pub struct SluiceStats {
     pub uploads_paused: i32,
 }
 
-/// Fills `*out` with the counters now.
+/// Fills `*out` with the counters now (`SLUICE_ERR_ARGUMENT` for a NULL `out`).
 ///
 /// # Safety
 /// `out` is NULL or writable.

@@ -13,8 +13,8 @@ extension Sluice {
     /// backup (a restored backup would send old events twice), and wires it to the
     /// platform: the default network (`NWPathMonitor`), the app's lifecycle, the
     /// battery and Low Power Mode, a background task around the flush on going to
-    /// background, and (with `registerBackgroundDelivery`) a `BGTaskScheduler` task
-    /// for what is still pending. Call it once, early (`application(_:didFinishLaunchingWithOptions:)`).
+    /// background, and (with `SluiceBackgroundDelivery.register`) a `BGTaskScheduler`
+    /// task for what is still pending. Call it once, early (`application(_:didFinishLaunchingWithOptions:)`).
     public static func start(config: String, uploader: SluiceUploader? = nil) throws -> Sluice {
         let support = try FileManager.default.url(
             for: .applicationSupportDirectory, in: .userDomainMask, appropriateFor: nil, create: true)
@@ -121,8 +121,10 @@ final class SluicePlatform: @unchecked Sendable {
 }
 
 /// Delivery after the app left the foreground, by `BGTaskScheduler`. Add the
-/// identifier to `BGTaskSchedulerPermittedIdentifiers` in Info.plist and call
-/// `register()` before the app finishes launching.
+/// identifier to `BGTaskSchedulerPermittedIdentifiers` and `processing` to
+/// `UIBackgroundModes` in Info.plist, and call `register()` before the app
+/// finishes launching. `BGProcessingTaskRequest` cannot ask for an unmetered
+/// network: the task may wake on a metered one, where the core's policy holds uploads.
 public enum SluiceBackgroundDelivery {
     /// The task identifier to list in Info.plist.
     public static let identifier = "dev.sluice.delivery"
@@ -130,7 +132,7 @@ public enum SluiceBackgroundDelivery {
     #if canImport(BackgroundTasks) && os(iOS)
     /// Registers the delivery task; `sluice` gives the running instance when the task runs.
     public static func register(_ sluice: @escaping @Sendable () -> Sluice?) {
-        BGTaskScheduler.shared.register(forTaskWithIdentifier: identifier, using: nil) { task in
+        _ = BGTaskScheduler.shared.register(forTaskWithIdentifier: identifier, using: nil) { task in
             guard let instance = sluice() else {
                 task.setTaskCompleted(success: true)
                 return
@@ -138,13 +140,15 @@ public enum SluiceBackgroundDelivery {
             let work = DispatchWorkItem {
                 let again = instance.runBackgroundTask()
                 if again {
-                    schedule(instance.backgroundJob())
+                    SluiceBackgroundDelivery.schedule(instance.backgroundJob())
                 }
                 task.setTaskCompleted(success: !again)
             }
             task.expirationHandler = {
+                // A running work item cannot be stopped: say so, and ask again for later.
                 work.cancel()
-                schedule(instance.backgroundJob())
+                SluiceBackgroundDelivery.schedule(instance.backgroundJob())
+                task.setTaskCompleted(success: false)
             }
             DispatchQueue.global(qos: .utility).async(execute: work)
         }

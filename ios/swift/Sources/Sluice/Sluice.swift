@@ -236,6 +236,13 @@ public final class Sluice: @unchecked Sendable {
         try SluiceError.check(status)
     }
 
+    /// Every counter as JSON, `last_error` included (for logs); nil once closed.
+    public func statsJSON() -> String? {
+        guard let raw = sluice_stats_json(handle) else { return nil }
+        defer { sluice_string_free(raw) }
+        return String(cString: raw)
+    }
+
     /// The counters now; nil once closed.
     public func stats() -> SluiceStats? {
         var raw = SluiceFFI.SluiceStats()
