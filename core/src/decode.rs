@@ -206,8 +206,13 @@ impl Charset {
     }
 }
 
+/// Bytes a decoded event takes in memory, as request limits count them.
+pub(crate) fn event_memory(event: &Event) -> usize {
+    wire::memory(event)
+}
+
 /// The body with its `Content-Encoding` undone.
-fn inflate<'a>(encoding: Option<&str>, body: &'a [u8], max: usize) -> Result<Cow<'a, [u8]>> {
+pub(crate) fn inflate<'a>(encoding: Option<&str>, body: &'a [u8], max: usize) -> Result<Cow<'a, [u8]>> {
     let encoding = encoding.unwrap_or_default().trim();
     if encoding.is_empty() || encoding.eq_ignore_ascii_case("identity") {
         Ok(Cow::Borrowed(body))

@@ -20,6 +20,7 @@ pub mod http_server;
 pub mod interceptor;
 pub mod metrics;
 pub mod mobile;
+pub mod otlp;
 pub mod registry;
 pub mod reload;
 pub mod runner;
