@@ -41,6 +41,7 @@
 
 #[cfg(test)]
 mod tests;
+pub mod plain_json;
 mod wire;
 
 use crate::{Error, Event, Result};

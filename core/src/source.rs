@@ -7,6 +7,8 @@ pub mod exec;
 pub mod framing;
 pub mod host_metrics;
 pub mod http;
+mod intake;
+pub mod otlp_http;
 pub mod listen;
 pub mod stdin;
 pub mod syslog;
@@ -27,6 +29,7 @@ use std::time::Duration;
 pub(crate) fn register_builtins(r: &mut Registry) {
     r.register_source::<stdin::StdinConfig>("stdin");
     r.register_source::<http::HttpSourceConfig>("http");
+    r.register_source::<otlp_http::OtlpHttpSourceConfig>("otlp_http");
     r.register_source::<tcp::TcpSourceConfig>("tcp");
     r.register_source::<syslog::SyslogConfig>("syslog");
     r.register_source::<host_metrics::HostMetricsConfig>("host_metrics");

@@ -238,7 +238,7 @@ impl AnyValue {
 
 /// Hex digits as bytes; `None` when they are not hex.
 fn unhex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| char::from(c).to_digit(16).map(|d| d as u8);
