@@ -9,6 +9,8 @@ use std::sync::{Mutex, MutexGuard};
 mod flume;
 // OpenTelemetry Collector: otlp_http records with bodies, attributes and ids, across a collector restart.
 mod otelcol;
+// The otlp_http source: the OTel Python SDK, and the Collector's otlphttp exporter (protobuf and json) round trip.
+mod otlp_source;
 // Apache Kafka (KRaft): keys, headers and bodies, read back with Kafka's console consumer, across a broker SIGKILL.
 mod kafka;
 

@@ -39,9 +39,9 @@
 //! # Ok::<(), sluice::Error>(())
 //! ```
 
+pub mod plain_json;
 #[cfg(test)]
 mod tests;
-pub mod plain_json;
 mod wire;
 
 use crate::{Error, Event, Result};

@@ -104,7 +104,14 @@ impl PlainJson {
 fn charset_of(content_type: Option<&str>) -> Result<Charset> {
     let mut parts = content_type.unwrap_or_default().split(';');
     let media = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
-    let known = ["", "application/json", "application/x-ndjson", "application/jsonlines", "application/json-lines", "text/plain"];
+    let known = [
+        "",
+        "application/json",
+        "application/x-ndjson",
+        "application/jsonlines",
+        "application/json-lines",
+        "text/plain",
+    ];
     if !known.contains(&media.as_str()) {
         return Err(Error::decode(format!(
             "unsupported content-type {media:?}: expected application/json or application/x-ndjson"
@@ -189,7 +196,8 @@ fn timestamp_ms(value: &RawValue) -> std::result::Result<u64, String> {
         }
         return Ok((seconds * 1000.0).round() as u64);
     }
-    let time: String = serde_json::from_str(text).map_err(|_| format!("{text} is neither seconds nor an RFC 3339 time"))?;
+    let time: String =
+        serde_json::from_str(text).map_err(|_| format!("{text} is neither seconds nor an RFC 3339 time"))?;
     rfc3339_ms(&time).ok_or_else(|| format!("{time:?} is not an RFC 3339 time"))
 }
 
@@ -200,13 +208,24 @@ fn rfc3339_ms(text: &str) -> Option<u64> {
         let digits = text.get(range)?;
         digits.bytes().all(|c| c.is_ascii_digit()).then(|| digits.parse().ok())?
     };
-    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':'
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return None;
     }
     let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&month) || day < 1 || day > crate::calendar::month_length(year, month) || hour > 23 || minute > 59 || second > 60 {
+    if !(1..=12).contains(&month)
+        || day < 1
+        || day > crate::calendar::month_length(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
         return None;
     }
     let mut at = 19;

@@ -166,7 +166,12 @@ fn base64_body(encoded: &str) -> Result<Vec<u8>, String> {
 }
 
 /// The event: `id`, else a header `id` that parses as one, else a fresh id.
-pub(super) fn build(id: Option<EventId>, timestamp_ms: Option<u64>, headers: Vec<(String, String)>, body: Vec<u8>) -> Event {
+pub(super) fn build(
+    id: Option<EventId>,
+    timestamp_ms: Option<u64>,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+) -> Event {
     let mut event = Event::new(body);
     event.headers = headers;
     if let Some(id) = id.or_else(|| event.header(ID_HEADER).and_then(EventId::parse)) {

@@ -102,11 +102,8 @@ impl ServerSettings {
                 return Err(c.error("dedup", "window and max_ids must be above 0 (leave dedup out to turn it off)"));
             }
         }
-        if let Some(bad) = self
-            .cors
-            .iter()
-            .flatten()
-            .find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
+        if let Some(bad) =
+            self.cors.iter().flatten().find(|o| *o != "*" && !(o.starts_with("http://") || o.starts_with("https://")))
         {
             return Err(
                 c.error("cors_origins", format!("{bad:?} is not an origin like \"https://shop.example\" or \"*\""))

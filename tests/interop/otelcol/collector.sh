@@ -11,7 +11,9 @@
 # exporter output, one ExportXServiceRequest JSON per line), collector.log
 # (the collector's own log, stderr), collector.pid.
 # Env: OTELCOL_DEBUG=1 also prints every log record to collector.log
-# (debug exporter, detailed verbosity).
+# (debug exporter, detailed verbosity). OTELCOL_FORWARD=http://HOST:PORT also
+# sends every log record on with the otlphttp exporter (to HOST:PORT/v1/logs,
+# gzip), in OTELCOL_FORWARD_ENCODING (proto, the default, or json).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,8 +39,10 @@ running() {
 }
 
 write_config() {
-  local dir=$1 port=$2 logs_exporters="[file/logs]"
-  [[ "${OTELCOL_DEBUG:-0}" == 1 ]] && logs_exporters="[file/logs, debug]"
+  local dir=$1 port=$2 logs_exporters="file/logs"
+  [[ "${OTELCOL_DEBUG:-0}" == 1 ]] && logs_exporters+=", debug"
+  [[ -n "${OTELCOL_FORWARD:-}" ]] && logs_exporters+=", otlphttp/forward"
+  logs_exporters="[$logs_exporters]"
   cat > "$dir/config.yaml" <<EOF
 receivers:
   otlp:
@@ -68,6 +72,14 @@ exporters:
     flush_interval: 50ms
   debug:
     verbosity: detailed
+  otlphttp/forward:
+    logs_endpoint: ${OTELCOL_FORWARD:-http://127.0.0.1:9}/v1/logs
+    encoding: ${OTELCOL_FORWARD_ENCODING:-proto}
+    compression: gzip
+    retry_on_failure:
+      enabled: true
+      initial_interval: 100ms
+      max_interval: 1s
 
 service:
   telemetry:
