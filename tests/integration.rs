@@ -24,6 +24,8 @@ mod reload;
 mod e2e;
 // Gateway intake: exec, host_metrics vs /proc, the rolling file sink, CORS for browsers.
 mod gateway;
+// The otlp_http source and the http source's plain JSON: spec replies, hostile bodies, Fluent Bit and Vector shapes.
+mod otlp_intake;
 // The mobile SDK's core: record, flush, offline, metered budget, background flush, quota.
 mod mobile;
 // /metrics and /metrics.json, and back pressure from a full channel.

@@ -126,7 +126,11 @@ pub fn parse(argv: &[String]) -> Result<Args, String> {
     }
     let dir = |at: usize| positional.get(at).map_or_else(|| PathBuf::from("./sluice-data"), PathBuf::from);
     let command = match first {
-        Some("run") => Command::Run { config },
+        // A FILE after `run` is the config, as after `check`: never ignored for the quickstart.
+        Some("run") => match (config, positional.get(1)) {
+            (Some(_), Some(_)) => return Err("run takes one FILE (or -c FILE), not both".into()),
+            (config, file) => Command::Run { config: config.or_else(|| file.map(PathBuf::from)) },
+        },
         Some("check") => match (config, positional.get(1)) {
             (Some(c), None) => Command::Check { config: c },
             (None, Some(file)) => Command::Check { config: PathBuf::from(file) },
@@ -169,6 +173,7 @@ mod tests {
         let cases: Vec<(&[&str], Result<Command, String>)> = vec![
             (&["run"], Ok(Command::Run { config: None })),
             (&["run", "-c", "a.toml"], Ok(Command::Run { config: Some("a.toml".into()) })),
+            (&["run", "a.toml"], Ok(Command::Run { config: Some("a.toml".into()) })),
             (&["check", "a.toml"], Ok(Command::Check { config: "a.toml".into() })),
             (&["check", "-c", "a.toml"], Ok(Command::Check { config: "a.toml".into() })),
             (&["inspect", "/d", "--json"], Ok(Command::Inspect { dir: "/d".into(), json: true, window: None })),
@@ -205,6 +210,7 @@ mod tests {
             &["convert-flume", "f.conf"],
             &["frobnicate"],
             &["run", "--bogus"],
+            &["run", "a.toml", "-c", "b.toml"],
         ] {
             assert!(p(refused).is_err(), "{refused:?} was accepted");
         }

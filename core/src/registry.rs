@@ -251,6 +251,8 @@ mod tests {
             (source("taildir", "paths = [\"/x\"]\nmax_line_length = \"1GiB\""), "taildir.max_line_length"),
             (source("exec", "command = \"  \""), "exec.command"),
             (source("http", "cors_origins = [\"shop.example\"]"), "http.cors_origins"),
+            (source("http", "body_field = \"log\""), "http.body_field"),
+            (source("otlp_http", "max_inflight = \"1KiB\""), "otlp_http.max_inflight"),
             (source("syslog", "listen = \"nowhere\""), "syslog.listen"),
             (source("tcp", "listen = \"1.2.3.4\""), "tcp.listen"),
             (sink("file", "directory = \"/tmp\"\nprefix = \"a/b\""), "file.prefix"),
