@@ -25,6 +25,7 @@ seeds() {
         config) echo ../conf ;;
         toml_reader) echo "seeds/toml_reader ../conf" ;;
         http_decode) echo seeds/http_decode ;;
+        intake_decode) echo seeds/intake_decode ;;
         flume_convert) echo ../tests/data/flume ;;
         avro_reply) echo seeds/avro_reply ;;
         zlib_stream) echo seeds/zlib_stream ;;

@@ -161,3 +161,45 @@ fn plain_json_takes_what_fluent_bit_and_vector_send() {
     .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()));
     assert_eq!(got, want);
 }
+
+/// A full channel: 503 with `Retry-After` and an UNAVAILABLE `google.rpc.Status`, in JSON for a JSON request.
+#[test]
+fn a_full_channel_answers_503_with_retry_after_in_the_request_encoding() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let down = Receiver::scripted(|_, _| sluice_tests::receiver::Reply::Status(503, vec![], "down".into()));
+    let port = free_port();
+    let config = write(
+        dir.path(),
+        "agent.toml",
+        &format!(
+            "[agent]\ndata_dir = \"{}\"\n[channels.main]\ntype = \"sqlite\"\nmax_events = 2\non_full = \"reject\"\n\
+             [sources.in]\ntype = \"otlp_http\"\nchannels = [\"main\"]\nlisten = \"127.0.0.1:{port}\"\n\
+             [sinks.up]\ntype = \"http\"\nchannel = \"main\"\nurl = \"{}\"\nretry = {{ initial = \"5s\", max = \"5s\" }}\n",
+            dir.path().join("data").display(),
+            down.url()
+        ),
+    );
+    let _agent = Agent::start(&config, &dir.path().join("agent.log"));
+    let addr = format!("127.0.0.1:{port}");
+    assert!(wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(&addr).is_ok()));
+    let json = |n: usize| {
+        let records = vec![r#"{"body":{"stringValue":"x"}}"#; n].join(",");
+        format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{records}]}}]}}]}}"#)
+    };
+    assert_eq!(post(&addr, "/v1/logs", "application/json", &[], json(2).as_bytes()).map(|r| r.0).ok(), Some(200));
+    let body = json(1);
+    let mut s = std::net::TcpStream::connect(&addr).unwrap_or_else(|e| panic!("{e}"));
+    let head = format!(
+        "POST /v1/logs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap_or_else(|e| panic!("{e}"));
+    let mut reply = String::new();
+    let _ = s.read_to_string(&mut reply);
+    assert!(reply.starts_with("HTTP/1.1 503"), "{reply}");
+    let lower = reply.to_ascii_lowercase();
+    assert!(lower.contains("\r\nretry-after: 1\r\n"), "{reply}");
+    assert!(lower.contains("\r\ncontent-type: application/json\r\n"), "{reply}");
+    assert!(reply.contains("\r\n\r\n{\"code\":14,\"message\":\"channel full, retry later"), "{reply}");
+}
