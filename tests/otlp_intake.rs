@@ -203,3 +203,27 @@ fn a_full_channel_answers_503_with_retry_after_in_the_request_encoding() {
     assert!(lower.contains("\r\ncontent-type: application/json\r\n"), "{reply}");
     assert!(reply.contains("\r\n\r\n{\"code\":14,\"message\":\"channel full, retry later"), "{reply}");
 }
+
+/// `dedup` on otlp_http: a resent request whose records carry `log.record.uid` is stored once.
+#[test]
+fn a_resent_otlp_request_is_stored_once_with_dedup() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let receiver = Receiver::ok();
+    let port = free_port();
+    let _agent = agent(dir.path(), "type = \"otlp_http\"\ndedup = { window = \"10m\" }", port, &receiver);
+    let addr = format!("127.0.0.1:{port}");
+    let records: Vec<String> = (0..3)
+        .map(|i| {
+            let id = sluice::event::EventId::generate();
+            format!(r#"{{"body":{{"stringValue":"r{i}"}},"attributes":[{{"key":"log.record.uid","value":{{"stringValue":"{id}"}}}}]}}"#)
+        })
+        .collect();
+    let body = format!(r#"{{"resourceLogs":[{{"scopeLogs":[{{"logRecords":[{}]}}]}}]}}"#, records.join(","));
+    for _ in 0..2 {
+        let (status, reply) = post(&addr, "/v1/logs", "application/json", &[], body.as_bytes()).unwrap_or_default();
+        assert_eq!((status, reply.as_str()), (200, "{}"));
+    }
+    assert!(wait_until(Duration::from_secs(10), || receiver.events().len() >= 3));
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.events().len(), 3, "the resent records were not stored again");
+}

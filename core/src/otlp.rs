@@ -15,7 +15,7 @@
 //! | `eventName` | header `event_name` |
 //! | `timeUnixNano` | header `timestamp`, in milliseconds (the Flume convention) |
 //! | `observedTimeUnixNano` | the event's ingest time (else now) |
-//! | attribute `log.record.uid` | the event id, when it is one (so ids survive a round trip) |
+//! | attribute `log.record.uid` | the event id, when it is one (so ids survive a round trip), also as header `id` (for `dedup`) |
 //!
 //! Empty fields become no header; a record's own attributes win over the
 //! derived headers of the same name. A body that cannot be decoded at all is
@@ -37,6 +37,8 @@ use base64::Engine as _;
 
 /// The attribute that carries an event id (the OTel semantic convention).
 pub const ID_ATTRIBUTE: &str = "log.record.uid";
+/// The header that carries a given event id, as in flume_json.
+const ID_HEADER: &str = "id";
 /// Default prefix of headers made from resource attributes.
 pub const DEFAULT_RESOURCE_PREFIX: &str = "resource.";
 /// AnyValues nested deeper than this make the body malformed.
@@ -277,6 +279,10 @@ impl Mapping {
         }
         if let Some(id) = event.header(ID_ATTRIBUTE).and_then(EventId::parse) {
             event.id = id;
+            // As flume_json carries a given id: `dedup` knows it was given, not made here.
+            if event.header(ID_HEADER).is_none() {
+                event.headers.push((ID_HEADER.to_owned(), id.to_string()));
+            }
         }
         Ok(event)
     }

@@ -1,7 +1,9 @@
 //! Generates log-like events (about 200 bytes, varying fields, a few headers) and
 //! POSTs them as flume_json batches to an http source; prints what was accepted.
 //!
-//! `loadgen ADDR TOTAL [BATCH] [CONNECTIONS]`; `LOADGEN_IDS=1` gives each event an `id` header. A request answered 503 is retried,
+//! `loadgen ADDR TOTAL [BATCH] [CONNECTIONS]`; `LOADGEN_IDS=1` gives each event an `id` header;
+//! `LOADGEN_FORMAT=otlp` sends the same events as OTLP/HTTP protobuf log records
+//! (body, attributes `seq`, `app`, `env`) to `/v1/logs`. A request answered 503 is retried,
 //! so at the end every event was accepted exactly once (barring a crash of the
 //! agent mid-request, after which the request is retried too: an at-least-once
 //! client, as real ones are).
@@ -62,7 +64,50 @@ pub fn line(n: usize) -> String {
     )
 }
 
+/// Whether `LOADGEN_FORMAT=otlp` asks for OTLP protobuf.
+fn otlp() -> bool {
+    std::env::var_os("LOADGEN_FORMAT").is_some_and(|v| v == "otlp")
+}
+
+/// A protobuf length-delimited field.
+fn field(out: &mut Vec<u8>, number: u8, bytes: &[u8]) {
+    out.push(number << 3 | 2);
+    let mut n = bytes.len();
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out.extend_from_slice(bytes);
+}
+
+/// An ExportLogsServiceRequest with the events of `range`.
+fn otlp_body(range: std::ops::Range<usize>) -> Vec<u8> {
+    let mut scope_logs = Vec::new();
+    for n in range {
+        let mut record = Vec::new();
+        let mut any = Vec::new();
+        field(&mut any, 1, line(n).as_bytes());
+        field(&mut record, 5, &any);
+        for (key, value) in [("seq", n.to_string()), ("app", "web".into()), ("env", "bench".into())] {
+            let (mut kv, mut v) = (Vec::new(), Vec::new());
+            field(&mut v, 1, value.as_bytes());
+            field(&mut kv, 1, key.as_bytes());
+            field(&mut kv, 2, &v);
+            field(&mut record, 6, &kv);
+        }
+        field(&mut scope_logs, 2, &record);
+    }
+    let (mut resource_logs, mut request) = (Vec::new(), Vec::new());
+    field(&mut resource_logs, 2, &scope_logs);
+    field(&mut request, 1, &resource_logs);
+    request
+}
+
 fn body(range: std::ops::Range<usize>) -> Vec<u8> {
+    if otlp() {
+        return otlp_body(range);
+    }
     // LOADGEN_IDS=1: each event carries an `id` header, as an edge's http sink sends.
     let with_ids = std::env::var_os("LOADGEN_IDS").is_some_and(|v| v == "1");
     let events: Vec<String> = range
@@ -110,8 +155,9 @@ fn request(conn: &mut Option<TcpStream>, addr: &str, payload: &[u8]) -> std::io:
         *conn = Some(s);
     }
     let s = conn.as_mut().ok_or_else(|| std::io::Error::other("no connection"))?;
+    let (path, content_type) = if otlp() { ("/v1/logs", "application/x-protobuf") } else { ("/", "application/json") };
     let head = format!(
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
         payload.len()
     );
     s.write_all(head.as_bytes())?;

@@ -98,6 +98,7 @@ fn a_record_becomes_one_event_the_same_from_either_encoding() {
             ("timestamp", "1700000000123"),
             ("http.status", "-5"),
             (ID_ATTRIBUTE, ID),
+            ("id", ID),
         ];
         let got: Vec<(&str, &str)> = e.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         assert_eq!(got, want);
