@@ -34,6 +34,7 @@ use crate::event::{Event, EventId, MAX_HEADERS};
 use crate::sink::format::write_str;
 use crate::{Error, Result};
 use base64::Engine as _;
+use std::rc::Rc;
 
 /// The attribute that carries an event id (the OTel semantic convention).
 pub const ID_ATTRIBUTE: &str = "log.record.uid";
@@ -41,6 +42,9 @@ pub const ID_ATTRIBUTE: &str = "log.record.uid";
 const ID_HEADER: &str = "id";
 /// Default prefix of headers made from resource attributes.
 pub const DEFAULT_RESOURCE_PREFIX: &str = "resource.";
+/// Headers a record may derive besides its attributes: scope name and version,
+/// severity and its number, event name, trace and span id, flags, timestamp, id.
+const DERIVED_HEADERS: usize = 10;
 /// AnyValues nested deeper than this make the body malformed.
 const MAX_DEPTH: usize = 32;
 /// Bytes each decoded value, attribute or record is charged besides its text.
@@ -111,7 +115,8 @@ pub(crate) struct Record {
 /// The resource and scope of a run of records.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub(crate) struct Origin {
-    pub resource: Vec<(String, Value)>,
+    /// Shared by every run of records of one resource: never copied per run.
+    pub resource: Rc<[(String, Value)]>,
     pub scope_name: String,
     pub scope_version: String,
 }
@@ -223,8 +228,25 @@ impl Budget {
 impl Mapping {
     /// The event for `record`, or why the record is refused.
     fn event(&self, origin: &Origin, record: Record) -> std::result::Result<Event, String> {
+        // Every reason to refuse is found before anything is built: a refused
+        // record costs no copies of its resource.
         if let Some(problem) = record.problem {
             return Err(problem);
+        }
+        let attributes = origin.resource.len() + record.attributes.len();
+        if attributes + DERIVED_HEADERS > MAX_HEADERS {
+            return Err(format!(
+                "{attributes} resource and record attributes (at most {})",
+                MAX_HEADERS - DERIVED_HEADERS
+            ));
+        }
+        if record.attributes.iter().any(|(key, _)| key.is_empty()) {
+            return Err("an attribute without a key".into());
+        }
+        match (record.trace_id.len(), record.span_id.len()) {
+            (0 | 16, 0 | 8) => {}
+            (0 | 16, n) => return Err(format!("a span id of {n} bytes (8 expected)")),
+            (n, _) => return Err(format!("a trace id of {n} bytes (16 expected)")),
         }
         let body = match record.body {
             None | Some(Value::Empty) => Vec::new(),
@@ -233,8 +255,9 @@ impl Mapping {
             Some(other) => text_of(&other).into_bytes(),
         };
         let mut event = Event::new(body);
+        // At most MAX_HEADERS headers: set_header's scan stays short.
         let mut set = |key: &str, value: String| event.set_header(key, value);
-        for (key, value) in &origin.resource {
+        for (key, value) in origin.resource.iter() {
             set(&format!("{}{key}", self.resource_prefix), text_of(value));
         }
         let texts = [
@@ -249,15 +272,11 @@ impl Mapping {
         if record.severity_number != 0 {
             set("severity_number", record.severity_number.to_string());
         }
-        match record.trace_id.len() {
-            0 => {}
-            16 => set("trace_id", hex(&record.trace_id)),
-            n => return Err(format!("a trace id of {n} bytes (16 expected)")),
+        if !record.trace_id.is_empty() {
+            set("trace_id", hex(&record.trace_id));
         }
-        match record.span_id.len() {
-            0 => {}
-            8 => set("span_id", hex(&record.span_id)),
-            n => return Err(format!("a span id of {n} bytes (8 expected)")),
+        if !record.span_id.is_empty() {
+            set("span_id", hex(&record.span_id));
         }
         if record.flags != 0 {
             set("trace_flags", record.flags.to_string());
@@ -266,13 +285,7 @@ impl Mapping {
             set("timestamp", (record.time_unix_nano / 1_000_000).to_string());
         }
         for (key, value) in &record.attributes {
-            if key.is_empty() {
-                return Err("an attribute without a key".into());
-            }
             set(key, text_of(value));
-        }
-        if event.headers.len() > MAX_HEADERS {
-            return Err(format!("{} headers (at most {MAX_HEADERS})", event.headers.len()));
         }
         if record.observed_time_unix_nano != 0 {
             event.timestamp_ms = record.observed_time_unix_nano / 1_000_000;

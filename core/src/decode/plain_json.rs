@@ -245,7 +245,11 @@ fn rfc3339_ms(text: &str) -> Option<u64> {
     let offset_minutes = match &text[at..] {
         "Z" | "z" => 0,
         zone if zone.len() == 6 && (zone.starts_with('+') || zone.starts_with('-')) && zone.as_bytes()[3] == b':' => {
-            let minutes = num(at + 1..at + 3)? * 60 + num(at + 4..at + 6)?;
+            let (hours, minutes) = (num(at + 1..at + 3)?, num(at + 4..at + 6)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let minutes = hours * 60 + minutes;
             if zone.starts_with('-') {
                 -minutes
             } else {
@@ -321,6 +325,8 @@ mod tests {
             ("2023-02-29T00:00:00Z", None),
             ("2023-11-14T22:13:20", None),
             ("2023-11-14T22:13:20.Z", None),
+            ("2023-11-14T22:13:20+24:00", None),
+            ("2023-11-14T22:13:20+02:60", None),
             ("yesterday", None),
         ];
         for (text, want) in table {

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
+use std::rc::Rc;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -34,7 +35,8 @@ pub(super) fn decode(body: &[u8], budget: &mut Budget) -> Result<Vec<(Origin, Ve
     let mut out = Vec::new();
     for rl in request.resource_logs.0 {
         let resource = rl.resource.map(|r| r.attributes.0).unwrap_or_default();
-        let resource = resource.into_iter().map(KeyValue::into_pair).collect::<Result<Vec<_>>>()?;
+        let resource: Rc<[(String, Value)]> =
+            resource.into_iter().map(KeyValue::into_pair).collect::<Result<Vec<_>>>()?.into();
         for sl in rl.scope_logs.0 {
             let scope = sl.scope.unwrap_or_default();
             let records = sl.log_records.0.into_iter().map(LogRecord::into_record).collect::<Result<Vec<_>>>()?;
@@ -67,16 +69,19 @@ impl<'de, T: Deserialize<'de>, const RECORDS: bool> Deserialize<'de> for Counted
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
                 let mut items = Vec::new();
                 loop {
+                    // What an element takes decoded, its text aside (the body bounds that),
+                    // charged before it is read.
                     let charged = BUDGET.with(|b| match b.borrow_mut().as_mut() {
-                        Some(budget) if RECORDS => budget.record(),
-                        Some(budget) => budget.charge(0),
+                        Some(budget) => budget.charge(size_of::<T>()),
                         None => Ok(()),
                     });
                     charged.map_err(de::Error::custom)?;
-                    match seq.next_element()? {
-                        Some(item) => items.push(item),
-                        None => return Ok(Counted(items)),
+                    let Some(item) = seq.next_element()? else { return Ok(Counted(items)) };
+                    if RECORDS {
+                        let counted = BUDGET.with(|b| b.borrow_mut().as_mut().map_or(Ok(()), Budget::record));
+                        counted.map_err(de::Error::custom)?;
                     }
+                    items.push(item);
                 }
             }
         }

@@ -4,6 +4,7 @@
 
 use super::wire::{Field, Reader, WireError};
 use super::{Budget, Origin, Record, Value, MAX_DEPTH};
+use std::rc::Rc;
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -28,7 +29,6 @@ pub(super) fn decode(body: &[u8], budget: &mut Budget) -> Result<Vec<(Origin, Ve
 fn resource_logs(bytes: &[u8], budget: &mut Budget, out: &mut Vec<(Origin, Vec<Record>)>) -> Result<()> {
     // The resource may come after its scope logs: read it first.
     let mut resource = Vec::new();
-    let before = budget.used;
     let mut fields = Reader::new(bytes);
     while let Some((number, field)) = fields.next_field()? {
         if number == 1 {
@@ -40,12 +40,10 @@ fn resource_logs(bytes: &[u8], budget: &mut Budget, out: &mut Vec<(Origin, Vec<R
             }
         }
     }
-    // Each run of records holds a copy of the resource.
-    let resource_cost = budget.used - before;
+    let resource: Rc<[(String, Value)]> = resource.into();
     let mut fields = Reader::new(bytes);
     while let Some((number, field)) = fields.next_field()? {
         if number == 2 {
-            budget.charge(resource_cost)?;
             let (scope_name, scope_version, records) = scope_logs(field.bytes("scope_logs")?, budget)?;
             out.push((Origin { resource: resource.clone(), scope_name, scope_version }, records));
         }

@@ -139,6 +139,14 @@ fn a_bad_record_is_rejected_alone() {
     let decoded = decode(Encoding::Protobuf, &request(&[full_record(), short_trace, Vec::new()])).unwrap();
     assert_eq!((decoded.events.len(), decoded.rejected), (2, 1));
     assert_eq!(decoded.reason.as_deref(), Some("a trace id of 3 bytes (16 expected)"));
+    let attributes: Vec<Vec<u8>> = (0..250).map(|i| key_value(&format!("a{i}"), &string_value("v"))).collect();
+    let crowded = message(&attributes.iter().map(|a| (6, a.as_slice())).collect::<Vec<_>>());
+    let mut short_span = Vec::new();
+    put_bytes(&mut short_span, 10, &[1]);
+    let decoded =
+        decode(Encoding::Protobuf, &request(&[crowded, short_span, message(&[(6, &key_value("", b""))])])).unwrap();
+    assert_eq!((decoded.events.len(), decoded.rejected), (0, 3));
+    assert_eq!(decoded.reason.as_deref(), Some("251 resource and record attributes (at most 246)"));
     let json = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"zz"},{}]}]}]}"#;
     let decoded = decode(Encoding::Json, json.as_bytes()).unwrap();
     assert_eq!((decoded.events.len(), decoded.rejected), (1, 1));
@@ -187,6 +195,14 @@ fn hostile_bodies_are_refused_whole() {
         (r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"soon"}]}]}]}"#.into(), "not an integer"),
         (r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"bytesValue":"*"}}]}]}]}"#.into(), "base64"),
         (r#"{"resourceLogs":"#.into(), "EOF"),
+        (
+            format!(
+                r#"{{"resourceLogs":[{{"resource":{{"attributes":[{{"key":"k","value":{{"stringValue":"{}"}}}}]}},"scopeLogs":[{}{{}}]}}]}}"#,
+                "x".repeat(100_000),
+                r#"{"logRecords":[{}]},"#.repeat(1000)
+            ),
+            "more than 1048576 bytes",
+        ),
     ];
     for (body, want) in json_cases {
         let err = decode_logs(Encoding::Json, body.as_bytes(), &limits, &Mapping::default()).unwrap_err();

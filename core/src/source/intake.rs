@@ -337,7 +337,6 @@ async fn handle(ctx: &SourceContext, workers: &Workers, policy: &Arc<Policy>, re
                         _ if refused.is_full() => {
                             Refusal::Full.answer(format!("channel full, retry later: {}\n", refused.error))
                         }
-                        _ if wait.is_cancelled() => Refusal::Gone.answer("the client hung up\n".into()),
                         _ => {
                             log::error!("source {name}: put failed: {}", refused.error);
                             Refusal::Storage.answer(format!("storage error: {}\n", refused.error))
