@@ -151,34 +151,36 @@ impl Default for Mapping {
 /// [`crate::ErrorKind::Decode`] naming what is malformed, or a limit passed.
 pub fn decode_logs(encoding: Encoding, body: &[u8], limits: &DecodeLimits, mapping: &Mapping) -> Result<Decoded> {
     let mut budget = Budget { used: 0, max: limits.max_inflated, records: 0, max_records: limits.max_events };
-    let batches = match encoding {
-        Encoding::Protobuf => proto::decode(body, &mut budget),
-        Encoding::Json => json::decode(body, &mut budget),
-    }
-    .map_err(Error::decode)?;
     let mut decoded = Decoded::default();
     // The events copy the resource into each: their memory is counted too.
     let mut used = 0usize;
-    for (origin, records) in batches {
-        for record in records {
-            match mapping.event(&origin, record) {
-                Ok(event) => {
-                    used += decode::event_memory(&event);
-                    if used > limits.max_inflated {
-                        return Err(Error::decode(format!(
-                            "the decoded events would take more than {} bytes of memory",
-                            limits.max_inflated
-                        )));
-                    }
-                    decoded.events.push(event);
+    let mut take = |origin: &Origin, record: Record| -> std::result::Result<(), String> {
+        match mapping.event(origin, record) {
+            Ok(event) => {
+                used += decode::event_memory(&event);
+                if used > limits.max_inflated {
+                    return Err(format!(
+                        "the decoded events would take more than {} bytes of memory",
+                        limits.max_inflated
+                    ));
                 }
-                Err(reason) => {
-                    decoded.rejected += 1;
-                    decoded.reason.get_or_insert(reason);
-                }
+                decoded.events.push(event);
+            }
+            Err(reason) => {
+                decoded.rejected += 1;
+                decoded.reason.get_or_insert(reason);
             }
         }
+        Ok(())
+    };
+    match encoding {
+        // Records become events as they are read: no list of records in between.
+        Encoding::Protobuf => proto::decode(body, &mut budget, &mut take),
+        Encoding::Json => json::decode(body, &mut budget).and_then(|batches| {
+            batches.into_iter().try_for_each(|(origin, records)| records.into_iter().try_for_each(|r| take(&origin, r)))
+        }),
     }
+    .map_err(Error::decode)?;
     Ok(decoded)
 }
 
@@ -255,10 +257,11 @@ impl Mapping {
             Some(other) => text_of(&other).into_bytes(),
         };
         let mut event = Event::new(body);
+        event.headers.reserve(attributes + 4);
         // At most MAX_HEADERS headers: set_header's scan stays short.
-        let mut set = |key: &str, value: String| event.set_header(key, value);
+        let mut set = |key: String, value: String| event.set_header(key, value);
         for (key, value) in origin.resource.iter() {
-            set(&format!("{}{key}", self.resource_prefix), text_of(value));
+            set(format!("{}{key}", self.resource_prefix), text_of(value));
         }
         let texts = [
             ("otel.scope.name", origin.scope_name.as_str()),
@@ -267,25 +270,30 @@ impl Mapping {
             ("event_name", record.event_name.as_str()),
         ];
         for (key, value) in texts.into_iter().filter(|(_, v)| !v.is_empty()) {
-            set(key, value.to_owned());
+            set(key.to_owned(), value.to_owned());
         }
         if record.severity_number != 0 {
-            set("severity_number", record.severity_number.to_string());
+            set("severity_number".into(), record.severity_number.to_string());
         }
         if !record.trace_id.is_empty() {
-            set("trace_id", hex(&record.trace_id));
+            set("trace_id".into(), hex(&record.trace_id));
         }
         if !record.span_id.is_empty() {
-            set("span_id", hex(&record.span_id));
+            set("span_id".into(), hex(&record.span_id));
         }
         if record.flags != 0 {
-            set("trace_flags", record.flags.to_string());
+            set("trace_flags".into(), record.flags.to_string());
         }
         if record.time_unix_nano != 0 {
-            set("timestamp", (record.time_unix_nano / 1_000_000).to_string());
+            set("timestamp".into(), (record.time_unix_nano / 1_000_000).to_string());
         }
-        for (key, value) in &record.attributes {
-            set(key, text_of(value));
+        // The record's own strings move into the event: no copy.
+        for (key, value) in record.attributes {
+            let text = match value {
+                Value::Str(text) => text,
+                other => text_of(&other),
+            };
+            set(key, text);
         }
         if record.observed_time_unix_nano != 0 {
             event.timestamp_ms = record.observed_time_unix_nano / 1_000_000;

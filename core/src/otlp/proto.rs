@@ -14,19 +14,21 @@ impl From<WireError> for String {
     }
 }
 
-/// The resource-and-scope runs of records in a request.
-pub(super) fn decode(body: &[u8], budget: &mut Budget) -> Result<Vec<(Origin, Vec<Record>)>> {
-    let mut out = Vec::new();
+/// Where each record goes, with its resource and scope, as soon as it is read.
+pub(super) type Take<'a> = dyn FnMut(&Origin, Record) -> Result<()> + 'a;
+
+/// Reads a request, handing each record to `take`.
+pub(super) fn decode(body: &[u8], budget: &mut Budget, take: &mut Take<'_>) -> Result<()> {
     let mut fields = Reader::new(body);
     while let Some((number, field)) = fields.next_field()? {
         if number == 1 {
-            resource_logs(field.bytes("resource_logs")?, budget, &mut out)?;
+            resource_logs(field.bytes("resource_logs")?, budget, take)?;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-fn resource_logs(bytes: &[u8], budget: &mut Budget, out: &mut Vec<(Origin, Vec<Record>)>) -> Result<()> {
+fn resource_logs(bytes: &[u8], budget: &mut Budget, take: &mut Take<'_>) -> Result<()> {
     // The resource may come after its scope logs: read it first.
     let mut resource = Vec::new();
     let mut fields = Reader::new(bytes);
@@ -44,36 +46,36 @@ fn resource_logs(bytes: &[u8], budget: &mut Budget, out: &mut Vec<(Origin, Vec<R
     let mut fields = Reader::new(bytes);
     while let Some((number, field)) = fields.next_field()? {
         if number == 2 {
-            let (scope_name, scope_version, records) = scope_logs(field.bytes("scope_logs")?, budget)?;
-            out.push((Origin { resource: resource.clone(), scope_name, scope_version }, records));
+            scope_logs(field.bytes("scope_logs")?, resource.clone(), budget, take)?;
         }
     }
     Ok(())
 }
 
-fn scope_logs(bytes: &[u8], budget: &mut Budget) -> Result<(String, String, Vec<Record>)> {
-    let (mut name, mut version, mut records) = (String::new(), String::new(), Vec::new());
+fn scope_logs(bytes: &[u8], resource: Rc<[(String, Value)]>, budget: &mut Budget, take: &mut Take<'_>) -> Result<()> {
+    // The scope may come after its records: read it first.
+    let mut origin = Origin { resource, ..Origin::default() };
     let mut fields = Reader::new(bytes);
     while let Some((number, field)) = fields.next_field()? {
-        match number {
-            1 => {
-                let mut scope = Reader::new(field.bytes("scope")?);
-                while let Some((number, field)) = scope.next_field()? {
-                    match number {
-                        1 => name = text(field, "scope.name", budget)?,
-                        2 => version = text(field, "scope.version", budget)?,
-                        _ => {}
-                    }
+        if number == 1 {
+            let mut scope = Reader::new(field.bytes("scope")?);
+            while let Some((number, field)) = scope.next_field()? {
+                match number {
+                    1 => origin.scope_name = text(field, "scope.name", budget)?,
+                    2 => origin.scope_version = text(field, "scope.version", budget)?,
+                    _ => {}
                 }
             }
-            2 => {
-                budget.record()?;
-                records.push(log_record(field.bytes("log_records")?, budget)?);
-            }
-            _ => {}
         }
     }
-    Ok((name, version, records))
+    let mut fields = Reader::new(bytes);
+    while let Some((number, field)) = fields.next_field()? {
+        if number == 2 {
+            budget.record()?;
+            take(&origin, log_record(field.bytes("log_records")?, budget)?)?;
+        }
+    }
+    Ok(())
 }
 
 fn log_record(bytes: &[u8], budget: &mut Budget) -> Result<Record> {
