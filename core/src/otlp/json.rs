@@ -39,7 +39,7 @@ pub(super) fn decode(body: &[u8], budget: &mut Budget) -> Result<Vec<(Origin, Ve
             resource.into_iter().map(KeyValue::into_pair).collect::<Result<Vec<_>>>()?.into();
         for sl in rl.scope_logs.0 {
             let scope = sl.scope.unwrap_or_default();
-            let records = sl.log_records.0.into_iter().map(LogRecord::into_record).collect::<Result<Vec<_>>>()?;
+            let records = sl.log_records.0.into_iter().map(LogRecord::into_record).collect::<Vec<_>>();
             out.push((
                 Origin { resource: resource.clone(), scope_name: scope.name, scope_version: scope.version },
                 records,
@@ -66,6 +66,9 @@ impl<'de, T: Deserialize<'de>, const RECORDS: bool> Deserialize<'de> for Counted
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("an array")
             }
+            fn visit_unit<E: de::Error>(self) -> std::result::Result<Self::Value, E> {
+                Ok(Counted(Vec::new()))
+            }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
                 let mut items = Vec::new();
                 loop {
@@ -85,7 +88,8 @@ impl<'de, T: Deserialize<'de>, const RECORDS: bool> Deserialize<'de> for Counted
                 }
             }
         }
-        deserializer.deserialize_seq(Elements::<T, RECORDS>(PhantomData))
+        // `null` is an empty array (the protobuf JSON mapping's default).
+        deserializer.deserialize_any(Elements::<T, RECORDS>(PhantomData))
     }
 }
 
@@ -119,9 +123,9 @@ struct ScopeLogs {
 
 #[derive(Deserialize, Default)]
 struct Scope {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     version: String,
 }
 
@@ -131,49 +135,53 @@ struct LogRecord {
     time_unix_nano: i128,
     #[serde(default, rename = "observedTimeUnixNano", alias = "observed_time_unix_nano", deserialize_with = "int64")]
     observed_time_unix_nano: i128,
-    #[serde(default, rename = "severityNumber", alias = "severity_number")]
-    severity_number: i64,
-    #[serde(default, rename = "severityText", alias = "severity_text")]
+    #[serde(default, rename = "severityNumber", alias = "severity_number", deserialize_with = "int64")]
+    severity_number: i128,
+    #[serde(default, rename = "severityText", alias = "severity_text", deserialize_with = "or_default")]
     severity_text: String,
     #[serde(default)]
     body: Option<AnyValue>,
     #[serde(default)]
     attributes: Counted<KeyValue>,
-    #[serde(default)]
-    flags: u32,
-    #[serde(default, rename = "traceId", alias = "trace_id")]
+    #[serde(default, deserialize_with = "int64")]
+    flags: i128,
+    #[serde(default, rename = "traceId", alias = "trace_id", deserialize_with = "or_default")]
     trace_id: String,
-    #[serde(default, rename = "spanId", alias = "span_id")]
+    #[serde(default, rename = "spanId", alias = "span_id", deserialize_with = "or_default")]
     span_id: String,
-    #[serde(default, rename = "eventName", alias = "event_name")]
+    #[serde(default, rename = "eventName", alias = "event_name", deserialize_with = "or_default")]
     event_name: String,
 }
 
 impl LogRecord {
-    fn into_record(self) -> Result<Record> {
-        let nanos = |n: i128, what: &str| u64::try_from(n).map_err(|_| format!("{what} {n} is out of range"));
-        let mut record = Record {
-            time_unix_nano: nanos(self.time_unix_nano, "timeUnixNano")?,
-            observed_time_unix_nano: nanos(self.observed_time_unix_nano, "observedTimeUnixNano")?,
-            severity_number: self.severity_number,
-            severity_text: self.severity_text,
-            body: self.body.map(AnyValue::into_value).transpose()?,
-            attributes: self.attributes.0.into_iter().map(KeyValue::into_pair).collect::<Result<_>>()?,
-            flags: self.flags,
-            event_name: self.event_name,
-            ..Record::default()
-        };
-        match (unhex(&self.trace_id), unhex(&self.span_id)) {
-            (Some(trace), Some(span)) => (record.trace_id, record.span_id) = (trace, span),
-            _ => record.problem = Some("traceId and spanId must be hex".into()),
-        }
-        Ok(record)
+    /// The record; what breaks a rule in it refuses it alone (`problem`), not the request.
+    fn into_record(self) -> Record {
+        let mut record = Record { severity_text: self.severity_text, event_name: self.event_name, ..Record::default() };
+        let decoded = (|| -> Result<()> {
+            let number = |n: i128, what: &str| format!("{what} {n} is out of range");
+            record.time_unix_nano =
+                u64::try_from(self.time_unix_nano).map_err(|_| number(self.time_unix_nano, "timeUnixNano"))?;
+            record.observed_time_unix_nano = u64::try_from(self.observed_time_unix_nano)
+                .map_err(|_| number(self.observed_time_unix_nano, "observedTimeUnixNano"))?;
+            record.severity_number =
+                i32::try_from(self.severity_number).map_err(|_| number(self.severity_number, "severityNumber"))?.into();
+            record.flags = u32::try_from(self.flags).map_err(|_| number(self.flags, "flags"))?;
+            record.body = self.body.map(AnyValue::into_value).transpose()?;
+            record.attributes = self.attributes.0.into_iter().map(KeyValue::into_pair).collect::<Result<_>>()?;
+            match (unhex(&self.trace_id), unhex(&self.span_id)) {
+                (Some(trace), Some(span)) => (record.trace_id, record.span_id) = (trace, span),
+                _ => return Err("traceId and spanId must be hex".into()),
+            }
+            Ok(())
+        })();
+        record.problem = decoded.err();
+        record
     }
 }
 
 #[derive(Deserialize)]
 struct KeyValue {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "or_default")]
     key: String,
     #[serde(default)]
     value: Option<AnyValue>,
@@ -231,14 +239,22 @@ impl AnyValue {
         } else if let Some(m) = self.kvlist_value {
             Value::Map(m.values.0.into_iter().map(KeyValue::into_pair).collect::<Result<_>>()?)
         } else if let Some(b) = self.bytes_value {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(&b)
-                .map_err(|_| "bytesValue is not valid base64".to_owned())?;
-            Value::Bytes(bytes)
+            Value::Bytes(unbase64(&b).ok_or_else(|| "bytesValue is not valid base64".to_owned())?)
         } else {
             Value::Empty
         })
     }
+}
+
+/// Base64 as protobuf JSON parsers read it: standard or URL-safe alphabet, padded or not.
+fn unbase64(text: &str) -> Option<Vec<u8>> {
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    [STANDARD, URL_SAFE, STANDARD_NO_PAD, URL_SAFE_NO_PAD].iter().find_map(|engine| engine.decode(text).ok())
+}
+
+/// A field's value, `null` read as its default (the protobuf JSON mapping's rule).
+fn or_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(d: D) -> std::result::Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Hex digits as bytes; `None` when they are not hex.
@@ -264,8 +280,19 @@ fn int64<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<i128, D::Error>
         fn visit_i64<E: de::Error>(self, v: i64) -> std::result::Result<i128, E> {
             Ok(i128::from(v))
         }
+        fn visit_f64<E: de::Error>(self, v: f64) -> std::result::Result<i128, E> {
+            // 1e3 is an integer written with an exponent; 1.5 is not one.
+            if v.fract() == 0.0 && v.abs() < 1e38 {
+                Ok(v as i128)
+            } else {
+                Err(E::custom(format!("{v} is not an integer")))
+            }
+        }
         fn visit_str<E: de::Error>(self, v: &str) -> std::result::Result<i128, E> {
             v.trim().parse().map_err(|_| E::custom(format!("{v:?} is not an integer")))
+        }
+        fn visit_unit<E: de::Error>(self) -> std::result::Result<i128, E> {
+            Ok(0)
         }
     }
     d.deserialize_any(Int)

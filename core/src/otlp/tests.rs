@@ -147,9 +147,25 @@ fn a_bad_record_is_rejected_alone() {
         decode(Encoding::Protobuf, &request(&[crowded, short_span, message(&[(6, &key_value("", b""))])])).unwrap();
     assert_eq!((decoded.events.len(), decoded.rejected), (0, 3));
     assert_eq!(decoded.reason.as_deref(), Some("251 resource and record attributes (at most 246)"));
-    let json = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"zz"},{}]}]}]}"#;
+    let json = r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"traceId":"zz"},{},
+        {"body":{"bytesValue":"*"}},{"attributes":[{"key":"i","value":{"intValue":"9223372036854775808"}}]},
+        {"severityNumber":"4294967296"},{"timeUnixNano":-1}]}]}]}"#;
     let decoded = decode(Encoding::Json, json.as_bytes()).unwrap();
-    assert_eq!((decoded.events.len(), decoded.rejected), (1, 1));
+    assert_eq!((decoded.events.len(), decoded.rejected), (1, 5), "bad records are refused alone: {:?}", decoded.reason);
+}
+
+#[test]
+fn json_reads_what_the_protobuf_json_mapping_allows() {
+    let json = r#"{"resourceLogs":[{"resource":null,"scopeLogs":[{"scope":{"name":null},"logRecords":[
+        {"timeUnixNano":null,"severityNumber":"9","severityText":null,"flags":"1","traceId":null,"attributes":null,
+         "body":{"bytesValue":"_-8"}},
+        {"time_unix_nano":1.7e18,"body":{"string_value":"snake"}}]}]}]}"#;
+    let decoded = decode(Encoding::Json, json.as_bytes()).unwrap();
+    assert_eq!(decoded.rejected, 0, "{:?}", decoded.reason);
+    let [first, second] = &decoded.events[..] else { panic!("{:?}", decoded.events) };
+    assert_eq!(first.body, [0xff, 0xef], "URL-safe, unpadded base64");
+    assert_eq!((first.header("severity_number"), first.header("trace_flags")), (Some("9"), Some("1")));
+    assert_eq!((second.body.as_slice(), second.header("timestamp")), (&b"snake"[..], Some("1700000000000")));
 }
 
 #[test]
@@ -193,7 +209,7 @@ fn hostile_bodies_are_refused_whole() {
             "more than 1000 log records",
         ),
         (r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"timeUnixNano":"soon"}]}]}]}"#.into(), "not an integer"),
-        (r#"{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"bytesValue":"*"}}]}]}]}"#.into(), "base64"),
+        (r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"k","value":{"bytesValue":"*"}}]}}]}"#.into(), "base64"),
         (r#"{"resourceLogs":"#.into(), "EOF"),
         (
             format!(
