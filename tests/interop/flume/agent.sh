@@ -173,7 +173,12 @@ cmd_start() {
   ((${#sources[@]} > 0)) || die "no '$name.sources = ...' line in $conf (wrong agent name?)"
 
   # A port someone else already listens on would look "ready" at once.
+  # (A port still held by a killed agent's last threads is given a few seconds.)
+  local polls
   for ep in "${wait_ports[@]}"; do
+    polls=0
+    # shellcheck disable=SC2086
+    while port_open $ep && ((polls < 100)); do sleep 0.1; polls=$((polls + 1)); done
     # shellcheck disable=SC2086
     if port_open $ep; then die "port already in use before start: $ep"; fi
   done
@@ -234,13 +239,19 @@ cmd_kill() {
   kill -KILL "$pid" 2>/dev/null || true
   # A killed JVM's threads can sit in uninterruptible I/O (state D) for
   # seconds while a loaded CI disk flushes: a 10 s bound failed there once.
-  local limit=${FLUME_KILL_TIMEOUT:-60}
-  local deadline=$((SECONDS + limit))
-  while ! gone "$pid" && ((SECONDS < deadline)); do sleep 0.05; done
+  # The bound counts polls, not wall-clock seconds: this machine is a VM that
+  # can be paused, and a pause made a thread look stuck in state R for 60
+  # "seconds" of wall clock in which it never ran.
+  local limit=${FLUME_KILL_TIMEOUT:-60} polls=0
+  while ! gone "$pid" && ((polls < limit * 20)); do sleep 0.05; polls=$((polls + 1)); done
   if ! gone "$pid"; then
-    local states
+    local states t
     states=$(sed 's/^.*) //' /proc/"$pid"/task/*/stat 2>/dev/null | cut -d' ' -f1 | sort | uniq -c | tr '\n' ' ')
-    die "pid $pid still has running threads $limit s after SIGKILL (thread states: $states)"
+    for t in /proc/"$pid"/task/*; do
+      echo "agent.sh: thread ${t##*/} wchan=$(cat "$t/wchan" 2>/dev/null) stack:" >&2
+      cat "$t/stack" >&2 2>/dev/null || true
+    done
+    die "pid $pid still has running threads after $limit s of polls since SIGKILL (thread states: $states)"
   fi
   return 0
 }
