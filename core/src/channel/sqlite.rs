@@ -67,6 +67,15 @@ struct State {
     recovered_at: Option<Instant>,
 }
 
+impl State {
+    /// After a write outside the put and commit paths (source and sink state,
+    /// counters): the same space upkeep, so that it is not what leaves the WAL
+    /// behind when the agent goes quiet.
+    fn wrote(&mut self) {
+        self.space.after_write(&self.conn);
+    }
+}
+
 type Slot = Arc<Mutex<Option<Result<()>>>>;
 
 /// A put waiting for the group commit. Its events stay with the putting thread:
@@ -83,7 +92,8 @@ struct PendingPut {
 impl Store {
     /// Opens or creates the store in `dir` (0700), recovering after a crash.
     ///
-    /// `power_safe` turns on `synchronous = FULL` (`durability = "power"`).
+    /// `power_safe` turns on `synchronous = FULL` (`durability = "power"`);
+    /// without it nothing is fsynced (`synchronous = OFF`, see `schema`).
     ///
     /// # Errors
     /// The directory or file cannot be created or opened, or the directory is
@@ -112,7 +122,7 @@ impl Store {
             }
         }
         let actual_page_size: i64 = opened.conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
-        let space = Space::open(dir, &opened.conn, actual_page_size.max(512) as u64);
+        let space = Space::open(dir, &opened.conn, actual_page_size.max(512) as u64, power_safe);
         let state = State { conn: opened.conn, channels: Vec::new(), space, recovered_at: None };
         Ok(Arc::new(Store {
             state: Mutex::new(state),
@@ -138,6 +148,15 @@ impl Store {
     /// The disk plan in force (WAL size, reserve), for `check` and the log.
     pub fn space_plan(&self) -> space::Plan {
         *self.lock().space.plan()
+    }
+
+    /// Hands SQLite's page cache back to the allocator (`PRAGMA shrink_memory`):
+    /// after a burst, once the agent went quiet. The next transaction reads
+    /// the pages it needs again from the OS's cache.
+    pub fn release_memory(&self) {
+        if let Err(e) = self.lock().conn.execute_batch("PRAGMA shrink_memory") {
+            log::debug!("store {}: shrink_memory: {e}", self.dir.display());
+        }
     }
 
     /// A channel named `name` in this store, with the events a previous run left.

@@ -53,7 +53,7 @@ impl Store {
         remove_store_files(&fresh_path);
         state.conn = schema::open_file(&path, self.power_safe, self.page_size)?;
         let page_size: i64 = state.conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
-        state.space = Space::open(&self.dir, &state.conn, page_size.max(512) as u64);
+        state.space = Space::open(&self.dir, &state.conn, page_size.max(512) as u64, self.power_safe);
         self.forget_lost(state, &report);
         log::error!(
             "store {}: salvaged ({}); the damaged file is {}",

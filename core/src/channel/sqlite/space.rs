@@ -20,6 +20,13 @@
 //!
 //! The WAL's checkpoint threshold scales with the filesystem ([`Plan::for_disk`]):
 //! a 16 MiB WAL is nothing on an 8 GB card and half of a 32 MiB partition.
+//!
+//! Flash wear is the other side of space ([`upkeep`]): with `durability =
+//! "process"` nothing is fsynced, so what is written stays in the page cache
+//! for up to 30 s, and a page truncated before then never reaches the device.
+//! The store truncates the WAL and gives free pages back while the data they
+//! held is still only in memory: while the upstream keeps up, delivered events
+//! cost the device almost nothing.
 
 use crate::error::{Error, ErrorKind, Result};
 use rusqlite::Connection;
@@ -49,6 +56,12 @@ const PUT_EXTRA_PAGES: u64 = 4;
 /// Pages a step of giving free pages back to the filesystem moves at most:
 /// each step's WAL must fit in what is free.
 const VACUUM_STEP_PAGES: u64 = 16;
+/// Free pages are handed back to the filesystem from this much on (and
+/// whenever the store is empty): see [`upkeep`].
+const SHRINK_MIN_BYTES: u64 = 1 << 20;
+/// A WAL is checkpointed and truncated once this old, well inside the kernel's
+/// 30 s before it writes a dirty file back: see [`upkeep`].
+const WAL_MAX_AGE: Duration = Duration::from_secs(5);
 /// The filesystem is read again at least this often (other programs write too).
 const READ_EVERY: Duration = Duration::from_millis(250);
 
@@ -88,6 +101,10 @@ pub struct Reading {
     pub page_count: u64,
     /// Of those, pages free for reuse.
     pub freelist: u64,
+    /// The WAL file's length.
+    pub wal_len: u64,
+    /// Rows of events in the store (0 or 1: whether it holds any).
+    pub live_rows: u64,
 }
 
 /// Bytes of free disk a put of `put_bytes` (encoded) needs so that everything
@@ -113,6 +130,45 @@ pub fn is_tight(plan: &Plan, r: &Reading) -> bool {
     r.avail < plan.reserve_bytes + waiting
 }
 
+/// What the store does after a write so that, while the upstream keeps up,
+/// delivered data never reaches the storage device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upkeep {
+    /// Nothing now.
+    Nothing,
+    /// Checkpoint and truncate the WAL to zero bytes.
+    TruncateWal,
+    /// Give this many free pages back to the filesystem (`incremental_vacuum`),
+    /// then checkpoint and truncate the WAL, which truncates the file.
+    Shrink(u64),
+}
+
+/// The upkeep after a write, from the store's reading and the time since the
+/// WAL was last truncated. A pure function.
+///
+/// With `durability = "process"` nothing forces written pages out, so the
+/// kernel writes a dirty page back only once its file has been dirty for 30 s
+/// (`vm.dirty_expire_centisecs`), and a page truncated before that is never
+/// written: `cancelled_write_bytes` in `/proc/PID/io`. So:
+/// - free pages are given back (the file truncated) once they are at least
+///   [`SHRINK_MIN_BYTES`] and a quarter of the file, or whenever the store is
+///   empty: a burst grows the file, delivery frees its pages, and truncating
+///   them cancels their writes. Moving the few live pages at the file's end
+///   costs little when most of it is free;
+/// - the WAL is truncated once it is [`WAL_MAX_AGE`] old, so it never lives
+///   long enough to be written back at a low event rate.
+pub fn upkeep(plan: &Plan, r: &Reading, wal_age: Duration) -> Upkeep {
+    let free = r.freelist * plan.page_size;
+    let empty = r.live_rows == 0;
+    if r.freelist > 0 && (empty || (free >= SHRINK_MIN_BYTES && r.freelist * 4 >= r.page_count)) {
+        return Upkeep::Shrink(r.freelist);
+    }
+    if r.wal_len > 0 && (empty || wal_age >= WAL_MAX_AGE) {
+        return Upkeep::TruncateWal;
+    }
+    Upkeep::Nothing
+}
+
 /// Free bytes the disk must have to take the reserve back and still have room
 /// for a full WAL cycle after it.
 pub fn rearm_needs(plan: &Plan, r: &Reading) -> u64 {
@@ -127,20 +183,37 @@ pub(super) struct Space {
     reserve_held: bool,
     pressure: bool,
     last: Option<(Instant, Reading)>,
+    /// Whether to carry out [`upkeep`]: not with `durability = "power"`, whose
+    /// fsync at every commit writes every page anyway.
+    cancel_writes: bool,
+    truncated_at: Instant,
 }
 
 impl Space {
     /// The space of a store in `dir` with `page_size`-byte pages; sets the WAL
     /// limits on `conn` and takes the reserve if the disk has room for it.
-    pub fn open(dir: &Path, conn: &Connection, page_size: u64) -> Space {
+    pub fn open(dir: &Path, conn: &Connection, page_size: u64, power_safe: bool) -> Space {
         let disk = disk_size(dir).unwrap_or(u64::MAX);
         let plan = Plan::for_disk(page_size, disk);
         if let Err(e) = apply_wal_limits(conn, &plan) {
             log::warn!("store {}: cannot set the WAL limits: {e}", dir.display());
         }
-        let mut space = Space { dir: dir.to_path_buf(), plan, reserve_held: false, pressure: false, last: None };
+        let mut space = Space {
+            dir: dir.to_path_buf(),
+            plan,
+            reserve_held: false,
+            pressure: false,
+            last: None,
+            cancel_writes: !power_safe,
+            truncated_at: Instant::now(),
+        };
         space.reserve_held = reserve_path(dir).metadata().is_ok_and(|m| m.len() >= plan.reserve_bytes);
         space.rearm(conn);
+        // A killed run may have left a WAL (or free pages) that no write of this
+        // run would give back if it has nothing to do.
+        if space.cancel_writes {
+            space.upkeep(conn);
+        }
         space
     }
 
@@ -156,6 +229,9 @@ impl Space {
             db_len: std::fs::metadata(self.dir.join(super::schema::FILE_NAME)).map_or(0, |m| m.len()),
             page_count: pragma_u64(conn, "page_count")?,
             freelist: pragma_u64(conn, "freelist_count")?,
+            wal_len: std::fs::metadata(self.dir.join(format!("{}-wal", super::schema::FILE_NAME)))
+                .map_or(0, |m| m.len()),
+            live_rows: u64::from(!store_is_empty(conn)),
         };
         self.last = Some((Instant::now(), reading));
         self.pressure = is_tight(&self.plan, &reading);
@@ -208,15 +284,37 @@ impl Space {
     }
 
     /// After a write transaction: under pressure, give the WAL's space back now.
+    /// Then, at most every [`READ_EVERY`] or whenever the store is empty, the
+    /// [`upkeep`] that lets the kernel cancel writes of delivered data.
     pub fn after_write(&mut self, conn: &Connection) {
         if self.pressure {
             checkpoint_truncate(conn);
             self.last = None;
         }
         let due = self.last.is_none_or(|(at, _)| at.elapsed() >= READ_EVERY);
+        if self.cancel_writes && (due || store_is_empty(conn)) {
+            self.upkeep(conn);
+        }
         if !self.reserve_held && due {
             self.rearm(conn);
         }
+    }
+
+    /// Carries out [`upkeep`].
+    fn upkeep(&mut self, conn: &Connection) {
+        let Ok(reading) = self.read(conn) else { return };
+        match upkeep(&self.plan, &reading, self.truncated_at.elapsed()) {
+            Upkeep::Nothing => return,
+            Upkeep::TruncateWal => {}
+            Upkeep::Shrink(pages) => {
+                if let Err(e) = incremental_vacuum(conn, pages) {
+                    log::debug!("incremental vacuum: {e}");
+                }
+            }
+        }
+        checkpoint_truncate(conn);
+        self.truncated_at = Instant::now();
+        self.last = None;
     }
 
     /// A delete found the disk full: give the reserve back and checkpoint, so
@@ -248,7 +346,7 @@ impl Space {
         // filesystem, a few pages a step so each step's WAL fits.
         while reading.avail < rearm_needs(&self.plan, &reading) && reading.freelist > 0 {
             let step = reading.freelist.min(VACUUM_STEP_PAGES);
-            if let Err(e) = conn.execute_batch(&format!("PRAGMA incremental_vacuum({step})")) {
+            if let Err(e) = incremental_vacuum(conn, step) {
                 log::debug!("incremental vacuum: {e}");
                 return;
             }
@@ -340,7 +438,7 @@ pub fn reserve_path(dir: &Path) -> PathBuf {
 /// Sets the automatic checkpoint and the WAL's size after a checkpoint.
 fn apply_wal_limits(conn: &Connection, plan: &Plan) -> rusqlite::Result<()> {
     conn.pragma_update(None, "wal_autocheckpoint", plan.wal_pages)?;
-    conn.pragma_update(None, "journal_size_limit", plan.wal_bytes())
+    conn.pragma_update(None, "journal_size_limit", 0)
 }
 
 /// Checkpoints everything and truncates the WAL to zero bytes; a busy reader
@@ -387,6 +485,23 @@ pub fn disk_size(dir: &Path) -> Result<u64> {
     Ok(s.f_blocks.saturating_mul(s.f_frsize))
 }
 
+/// Gives up to `pages` free pages back to the filesystem (at the next
+/// checkpoint). The pragma frees one page per step, each step yielding a row:
+/// run once (`execute_batch`), it freed a single page.
+fn incremental_vacuum(conn: &Connection, pages: u64) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(&format!("PRAGMA incremental_vacuum({pages})"))?;
+    let mut rows = stmt.query([])?;
+    while rows.next()?.is_some() {}
+    Ok(())
+}
+
+/// Whether the store holds no events (a failed read counts as not empty).
+fn store_is_empty(conn: &Connection) -> bool {
+    let empty =
+        conn.prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM rows)").and_then(|mut s| s.query_row([], |r| r.get(0)));
+    empty.unwrap_or(false)
+}
+
 fn pragma_u64(conn: &Connection, name: &str) -> Result<u64> {
     let n: i64 = conn.pragma_query_value(None, name, |r| r.get(0))?;
     Ok(n.max(0) as u64)
@@ -425,6 +540,7 @@ mod tests {
             db_len: db_pages * ps,
             page_count,
             freelist,
+            ..Reading::default()
         };
         let rows: &[(&str, Reading, u64, bool, u64)] = &[
             ("nothing to write, reserve held", r(10, 10, 0), 0, true, 0),
@@ -448,9 +564,39 @@ mod tests {
     }
 
     #[test]
+    fn upkeep_table() {
+        let plan = Plan::for_disk(16 * KIB, 8 << 30);
+        let r = |page_count: u64, freelist: u64, wal_len: u64, live_rows: u64| Reading {
+            avail: 1 << 30,
+            db_len: page_count * plan.page_size,
+            page_count,
+            freelist,
+            wal_len,
+            live_rows,
+        };
+        let young = Duration::from_millis(300);
+        let old = WAL_MAX_AGE;
+        let rows: &[(&str, Reading, Duration, Upkeep)] = &[
+            ("a new empty store", r(20, 0, 0, 0), young, Upkeep::Nothing),
+            ("empty with a WAL: truncate it", r(20, 0, 64 * KIB, 0), young, Upkeep::TruncateWal),
+            ("empty with free pages: give them all back", r(20, 3, 64 * KIB, 0), young, Upkeep::Shrink(3)),
+            ("busy, few free pages, young WAL", r(400, 60, 4 * MIB, 1), young, Upkeep::Nothing),
+            ("busy, a burst delivered: 1 MiB free and a quarter", r(256, 64, 4 * MIB, 1), young, Upkeep::Shrink(64)),
+            ("busy, 1 MiB free but under a quarter", r(257 * 4, 64, 4 * MIB, 1), young, Upkeep::Nothing),
+            ("busy, a quarter free but under 1 MiB", r(100, 30, 4 * MIB, 1), young, Upkeep::Nothing),
+            ("busy, old WAL: truncate before the kernel writes it", r(400, 60, 4 * MIB, 1), old, Upkeep::TruncateWal),
+            ("busy, old but empty WAL", r(400, 60, 0, 1), old, Upkeep::Nothing),
+        ];
+        for (what, reading, age, want) in rows {
+            assert_eq!(upkeep(&plan, reading, *age), *want, "{what}");
+        }
+    }
+
+    #[test]
     fn tight_below_a_full_wal_cycle() {
         let plan = Plan::for_disk(16 * KIB, 32 * MIB);
-        let reading = |avail, page_count| Reading { avail, db_len: 10 * plan.page_size, page_count, freelist: 0 };
+        let reading =
+            |avail, page_count| Reading { avail, db_len: 10 * plan.page_size, page_count, ..Reading::default() };
         assert!(!is_tight(&plan, &reading(plan.reserve_bytes, 10)));
         assert!(is_tight(&plan, &reading(plan.reserve_bytes - 1, 10)));
         assert!(is_tight(&plan, &reading(plan.reserve_bytes, 11)), "the WAL's waiting growth must fit too");

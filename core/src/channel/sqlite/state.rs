@@ -37,10 +37,11 @@ impl Store {
         if marks.is_empty() {
             return Ok(());
         }
-        let state = self.lock();
+        let mut state = self.lock();
         let tx = state.conn.unchecked_transaction()?;
         write::write_marks(&tx, marks)?;
         tx.commit()?;
+        state.wrote();
         Ok(())
     }
 
@@ -65,12 +66,13 @@ impl Store {
     /// # Errors
     /// SQLite errors.
     pub fn save_retry(&self, name: &str, attempts: u32, next_attempt_ms: u64) -> Result<()> {
-        let state = self.lock();
+        let mut state = self.lock();
         state.conn.execute(
             "INSERT INTO sink_state (sink, attempts, next_attempt_ms) VALUES (?1, ?2, ?3)
              ON CONFLICT (sink) DO UPDATE SET attempts = ?2, next_attempt_ms = ?3",
             rusqlite::params![name, attempts, next_attempt_ms],
         )?;
+        state.wrote();
         Ok(())
     }
 
@@ -91,7 +93,7 @@ impl Store {
     /// # Errors
     /// SQLite errors.
     pub fn save_counter(&self, name: &str, value: u64, prefix: &str) -> Result<()> {
-        let state = self.lock();
+        let mut state = self.lock();
         let tx = state.conn.unchecked_transaction()?;
         tx.execute(
             "DELETE FROM counters WHERE name >= ?1 AND name < ?2 AND name <> ?3",
@@ -102,6 +104,7 @@ impl Store {
             rusqlite::params![name, value.min(i64::MAX as u64) as i64],
         )?;
         tx.commit()?;
+        state.wrote();
         Ok(())
     }
 
@@ -132,13 +135,14 @@ impl Store {
     /// # Errors
     /// SQLite errors.
     pub fn mark_reported(&self, channel: &str, losses: &[UnreportedLoss]) -> Result<()> {
-        let state = self.lock();
+        let mut state = self.lock();
         for l in losses {
             state.conn.execute(
                 "UPDATE losses SET reported = ?1 WHERE channel = ?2 AND reason = ?3 AND priority = ?4",
                 rusqlite::params![l.total, channel, l.reason, l.priority as u8],
             )?;
         }
+        state.wrote();
         Ok(())
     }
 }
