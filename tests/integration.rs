@@ -14,6 +14,8 @@ mod corruption;
 mod crash;
 // A real full disk (tmpfs): intake refused or evicting, delivery never stops, intake resumes.
 mod disk_full;
+// The store giving delivered data's space back (flash wear), under 30 SIGKILLs: nothing lost, no line read twice.
+mod flash;
 // Flume's own syslog and HTTP test cases, as data, through the real agent.
 mod flume_cases;
 // The http source's dedup window: a retried batch stored once; an edge killed 10 times, no duplicates.
