@@ -65,11 +65,17 @@ pub fn run(path: Option<&Path>) -> Result<()> {
     log::info!("running: stop with Ctrl-C or SIGTERM (batches in flight are drained first); reload with SIGHUP");
     let signals = forward(signals)?;
     let mut watch = reload::Watch::new(stamp);
+    let mut idle = sluice::metrics::IdleWatch::default();
     let signal = loop {
         let due = match signals.recv_timeout(reload::POLL) {
             Ok(SIGHUP) => true,
             Ok(signal) => break signal,
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => path.is_some_and(|p| watch.poll(reload::Stamp::of(p))),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if idle.tick(agent.metrics().moved()) {
+                    release_memory(&agent);
+                }
+                path.is_some_and(|p| watch.poll(reload::Stamp::of(p)))
+            }
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break 0,
         };
         match path {
@@ -89,6 +95,13 @@ pub fn run(path: Option<&Path>) -> Result<()> {
         log::warn!("drain timeout: batches in flight were rolled back and will be sent again");
     }
     Ok(())
+}
+
+/// The agent went quiet after a burst: memory back to the system.
+fn release_memory(agent: &Agent) {
+    agent.release_memory();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    crate::glibc::trim();
 }
 
 /// Signals as a channel the run loop can wait on with a timeout.

@@ -269,6 +269,15 @@ impl Agent {
         self.gate.as_ref()
     }
 
+    /// Gives back what the agent can of the memory a burst left behind (the
+    /// store's page cache); the embedder releases its allocator's free pages
+    /// after it. Call it when [`metrics::IdleWatch`] says the agent went quiet.
+    pub fn release_memory(&self) {
+        if let Some(store) = &self.store {
+            store.release_memory();
+        }
+    }
+
     /// The topology running now.
     pub fn topology(&self) -> &Topology {
         &self.topology

@@ -7,6 +7,7 @@
 mod config_status;
 mod histogram;
 mod history;
+mod idle;
 mod render;
 pub mod server;
 mod state;
@@ -14,6 +15,7 @@ mod state;
 pub use config_status::{ConfigState, ConfigStatus, ReloadResult};
 pub use histogram::Histogram;
 pub use history::History;
+pub use idle::IdleWatch;
 pub use render::{render_json, render_prometheus};
 pub use state::{state_word, SinkState, SinkStatus};
 
@@ -206,13 +208,26 @@ impl Registry {
 
     /// Records the channels' put and taken totals at `now_ms` in the history.
     pub fn sample(&self, now_ms: u64) {
-        let (mut put, mut taken) = (0, 0);
+        let (put, taken) = self.put_and_taken();
+        self.history.push((now_ms, put, taken));
+    }
+
+    /// Events moved so far: put into and taken out of every channel (for
+    /// [`IdleWatch`]).
+    pub fn moved(&self) -> u64 {
+        let (put, taken) = self.put_and_taken();
+        put.saturating_add(taken)
+    }
+
+    /// The channels' put and taken totals.
+    fn put_and_taken(&self) -> (u64, u64) {
+        let (mut put, mut taken) = (0u64, 0u64);
         for entry in self.entries() {
             if let Entry::Channel(_, m) = entry {
-                put += m.put_success.get();
-                taken += m.take_success.get();
+                put = put.saturating_add(m.put_success.get());
+                taken = taken.saturating_add(m.take_success.get());
             }
         }
-        self.history.push((now_ms, put, taken));
+        (put, taken)
     }
 }
