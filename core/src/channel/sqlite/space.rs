@@ -59,6 +59,9 @@ const VACUUM_STEP_PAGES: u64 = 16;
 /// Free pages are handed back to the filesystem from this much on (and
 /// whenever the store is empty): see [`upkeep`].
 const SHRINK_MIN_BYTES: u64 = 1 << 20;
+/// Free pages are not given back while more than this much is live (giving
+/// back moves live pages from the file's end into the free ones).
+const SHRINK_MAX_MOVE_BYTES: u64 = 2 << 20;
 /// A WAL is checkpointed and truncated once this old, well inside the kernel's
 /// 30 s before it writes a dirty file back: see [`upkeep`].
 const WAL_MAX_AGE: Duration = Duration::from_secs(5);
@@ -151,16 +154,18 @@ pub enum Upkeep {
 /// (`vm.dirty_expire_centisecs`), and a page truncated before that is never
 /// written: `cancelled_write_bytes` in `/proc/PID/io`. So:
 /// - free pages are given back (the file truncated) once they are at least
-///   [`SHRINK_MIN_BYTES`] and a quarter of the file, or whenever the store is
-///   empty: a burst grows the file, delivery frees its pages, and truncating
-///   them cancels their writes. Moving the few live pages at the file's end
-///   costs little when most of it is free;
+///   [`SHRINK_MIN_BYTES`] and the live pages, which giving back may move, at
+///   most [`SHRINK_MAX_MOVE_BYTES`], or whenever the store is empty: a burst
+///   grows the file, delivery frees its pages, and truncating them cancels
+///   their writes. A long backlog being drained is not moved again and again:
+///   its live rows sit at the file's end, behind the pages delivery freed;
 /// - the WAL is truncated once it is [`WAL_MAX_AGE`] old, so it never lives
 ///   long enough to be written back at a low event rate.
 pub fn upkeep(plan: &Plan, r: &Reading, wal_age: Duration) -> Upkeep {
     let free = r.freelist * plan.page_size;
+    let live = r.page_count.saturating_sub(r.freelist) * plan.page_size;
     let empty = r.live_rows == 0;
-    if r.freelist > 0 && (empty || (free >= SHRINK_MIN_BYTES && r.freelist * 4 >= r.page_count)) {
+    if r.freelist > 0 && (empty || (free >= SHRINK_MIN_BYTES && live <= SHRINK_MAX_MOVE_BYTES)) {
         return Upkeep::Shrink(r.freelist);
     }
     if r.wal_len > 0 && (empty || wal_age >= WAL_MAX_AGE) {
@@ -581,9 +586,10 @@ mod tests {
             ("empty with a WAL: truncate it", r(20, 0, 64 * KIB, 0), young, Upkeep::TruncateWal),
             ("empty with free pages: give them all back", r(20, 3, 64 * KIB, 0), young, Upkeep::Shrink(3)),
             ("busy, few free pages, young WAL", r(400, 60, 4 * MIB, 1), young, Upkeep::Nothing),
-            ("busy, a burst delivered: 1 MiB free and a quarter", r(256, 64, 4 * MIB, 1), young, Upkeep::Shrink(64)),
-            ("busy, 1 MiB free but under a quarter", r(257 * 4, 64, 4 * MIB, 1), young, Upkeep::Nothing),
-            ("busy, a quarter free but under 1 MiB", r(100, 30, 4 * MIB, 1), young, Upkeep::Nothing),
+            ("busy, a burst delivered: 1 MiB free, 2 MiB live", r(192, 64, 4 * MIB, 1), young, Upkeep::Shrink(64)),
+            ("busy, 1 MiB free but more than 2 MiB live", r(193, 64, 4 * MIB, 1), young, Upkeep::Nothing),
+            ("a long backlog half drained: not moved", r(20_000, 10_000, 4 * MIB, 1), young, Upkeep::Nothing),
+            ("little live but under 1 MiB free", r(40, 30, 4 * MIB, 1), young, Upkeep::Nothing),
             ("busy, old WAL: truncate before the kernel writes it", r(400, 60, 4 * MIB, 1), old, Upkeep::TruncateWal),
             ("busy, old but empty WAL", r(400, 60, 0, 1), old, Upkeep::Nothing),
         ];
