@@ -200,7 +200,7 @@ impl Space {
     pub fn open(dir: &Path, conn: &Connection, page_size: u64, power_safe: bool) -> Space {
         let disk = disk_size(dir).unwrap_or(u64::MAX);
         let plan = Plan::for_disk(page_size, disk);
-        if let Err(e) = apply_wal_limits(conn, &plan) {
+        if let Err(e) = apply_wal_limits(conn, &plan, !power_safe) {
             log::warn!("store {}: cannot set the WAL limits: {e}", dir.display());
         }
         let mut space = Space {
@@ -440,10 +440,14 @@ pub fn reserve_path(dir: &Path) -> PathBuf {
     dir.join(RESERVE_FILE)
 }
 
-/// Sets the automatic checkpoint and the WAL's size after a checkpoint.
-fn apply_wal_limits(conn: &Connection, plan: &Plan) -> rusqlite::Result<()> {
+/// Sets the automatic checkpoint and the WAL's size after a checkpoint: zero
+/// when the store lets the kernel cancel writes (the WAL's dirty pages go with
+/// the truncation), a full WAL with `durability = "power"` (its fsyncs wrote the
+/// pages anyway, and a WAL that keeps its length is overwritten in place, with
+/// no file size change to commit at every fsync).
+fn apply_wal_limits(conn: &Connection, plan: &Plan, cancel_writes: bool) -> rusqlite::Result<()> {
     conn.pragma_update(None, "wal_autocheckpoint", plan.wal_pages)?;
-    conn.pragma_update(None, "journal_size_limit", 0)
+    conn.pragma_update(None, "journal_size_limit", if cancel_writes { 0 } else { plan.wal_bytes() })
 }
 
 /// Checkpoints everything and truncates the WAL to zero bytes; a busy reader
